@@ -1,0 +1,17 @@
+//! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
+use clap::{Parser, Subcommand};
+
+/// smsgate: SMS gateway appliance service.
+#[derive(Debug, Parser)]
+#[command(name = "smsgate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {}
+}

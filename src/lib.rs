@@ -1,0 +1,8 @@
+//! smsgate: a secure, multi-tenant SMS gateway for banks of USB/serial GSM modems.
+//!
+//! See ARCHITECTURE.md for the map of modules and the invariants they keep.
+
+/// The SMS TPDU codec (lives in its own crate so that hw-sim can share it).
+pub use smsgate_pdu as pdu;
+
+pub mod modem;

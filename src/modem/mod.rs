@@ -1,0 +1,9 @@
+//! Modem engine: one actor (task) per modem that owns its serial port and speaks AT commands in PDU mode.
+//!
+//! The types in [`types`] are the contract between the engine and the rest of the gateway (dispatcher,
+//! store, HTTP): the dispatcher hands a [`types::SendRequest`] to a [`types::ModemSender`] and gets back
+//! per-part outcomes; the engine reports incoming SMS, delivery reports and state changes as
+//! [`types::ModemEvent`]s.
+pub mod types;
+
+pub use types::*;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test of smsgate: installs the system packages the tests drive (real SMS daemons, openssl,
+# curl, ...) when they are missing, then the Rust unit and integration tests, then the end-to-end suites.
+# Nothing is skipped silently: a missing tool is installed or the run fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # Keep the packaged daemons (smstools, kannel) from starting as services: the tests start their own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Make sure no packaged daemon holds a port or a modem the tests use.
+for d in smsd bearerbox smsbox gammu-smsd; do pkill -x "$d" 2>/dev/null || true; done
+
+echo "== cargo test (workspace)"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+if [ -d tests/e2e ]; then
+  for suite in tests/e2e/*.sh; do
+    [ -e "$suite" ] || continue
+    echo "== end-to-end: $suite"
+    bash "$suite"
+  done
+fi
+echo "all tests passed"
