@@ -6,3 +6,4 @@
 pub use smsgate_pdu as pdu;
 
 pub mod modem;
+pub mod ops;

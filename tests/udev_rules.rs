@@ -29,7 +29,11 @@ fn parse_line(line: &str) -> Vec<Term> {
         let quoted = &after[op_len..];
         assert!(quoted.starts_with('"'), "value must be quoted in: {line}");
         let end = quoted[1..].find('"').expect("closing quote") + 1;
-        terms.push(Term { key, op, value: quoted[1..end].to_string() });
+        terms.push(Term {
+            key,
+            op,
+            value: quoted[1..end].to_string(),
+        });
         rest = quoted[end + 1..].trim_start_matches([',', ' ']);
     }
     terms
@@ -41,7 +45,9 @@ fn glob(pattern: &str, value: &str) -> bool {
         "?*" => !value.is_empty(),
         _ if alt.ends_with("[0-9]*") => {
             let prefix = &alt[..alt.len() - "[0-9]*".len()];
-            value.strip_prefix(prefix).is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit()))
+            value
+                .strip_prefix(prefix)
+                .is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit()))
         }
         _ => alt == value,
     })
@@ -79,9 +85,12 @@ fn evaluate(dev: &Device) -> HashMap<String, String> {
                 "SUBSYSTEM" => "tty".to_string(),
                 "SUBSYSTEMS" => "usb".to_string(),
                 "KERNEL" => dev.kernel.to_string(),
-                k if k.starts_with("ATTRS{") => {
-                    dev.attrs.get(&k[6..k.len() - 1]).copied().unwrap_or_default().to_string()
-                }
+                k if k.starts_with("ATTRS{") => dev
+                    .attrs
+                    .get(&k[6..k.len() - 1])
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string(),
                 k if k.starts_with("ENV{") => env.get(&k[4..k.len() - 1]).cloned().unwrap_or_default(),
                 other => panic!("key {other} not understood by the evaluator"),
             };
@@ -165,20 +174,34 @@ fn interface_table_matches_vendor_layouts() {
         let case = format!("{vid}:{pid} if{ifnum} ({kernel})");
         let ignored = env.get("ID_MM_DEVICE_IGNORE").map(String::as_str) == Some("1");
         assert_eq!(ignored, modem, "{case}: ModemManager ignore flag");
-        assert_eq!(env.get("GROUP").is_some(), modem, "{case}: group for the service user");
+        assert_eq!(
+            env.get("GROUP").is_some(),
+            modem,
+            "{case}: group for the service user"
+        );
         let is_at = env.get("SMSGATE_AT_PORT").map(String::as_str) == Some("1");
         assert_eq!(is_at, at, "{case}: AT port");
         let links = env.get("SYMLINK").cloned().unwrap_or_default();
-        assert_eq!(links.contains("gsm/at/by-port/"), at, "{case}: AT port link in {links}");
+        assert_eq!(
+            links.contains("gsm/at/by-port/"),
+            at,
+            "{case}: AT port link in {links}"
+        );
         if modem {
-            assert!(links.contains(&format!("gsm/by-port/pci-0000:00:14.0-usb-0:1.4:1.0-if{ifnum}")), "{case}: {links}");
+            assert!(
+                links.contains(&format!("gsm/by-port/pci-0000:00:14.0-usb-0:1.4:1.0-if{ifnum}")),
+                "{case}: {links}"
+            );
         }
     }
 }
 
 #[test]
 fn removal_and_other_subsystems_are_untouched() {
-    let dev = Device { kernel: "ttyS0", attrs: HashMap::new() };
+    let dev = Device {
+        kernel: "ttyS0",
+        attrs: HashMap::new(),
+    };
     let env = evaluate(&dev);
     assert!(!env.contains_key("ID_MM_DEVICE_IGNORE"));
     assert!(!env.contains_key("SYMLINK"));
