@@ -97,6 +97,23 @@ impl FinalResult {
     }
 }
 
+impl std::fmt::Display for FinalResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FinalResult::Ok => f.write_str("OK"),
+            FinalResult::Connect(None) => f.write_str("CONNECT"),
+            FinalResult::Connect(Some(t)) => write!(f, "CONNECT {t}"),
+            FinalResult::Error => f.write_str("ERROR"),
+            FinalResult::CmeError(e) => write!(f, "+CME ERROR: {e}"),
+            FinalResult::CmsError(e) => write!(f, "+CMS ERROR: {e}"),
+            FinalResult::NoCarrier => f.write_str("NO CARRIER"),
+            FinalResult::Busy => f.write_str("BUSY"),
+            FinalResult::NoAnswer => f.write_str("NO ANSWER"),
+            FinalResult::NoDialtone => f.write_str("NO DIALTONE"),
+        }
+    }
+}
+
 /// What the pending command expects, so that its information lines are not mistaken for URCs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expect {

@@ -37,8 +37,11 @@ fn hex(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
-/// Feeds the transcript; `split` cuts each received chunk (by step index) into pieces.
-fn run(steps: &[Step], split: &dyn Fn(usize, &[u8]) -> Vec<Vec<u8>>) -> Vec<Frame> {
+/// Cuts the received chunk of a step (by index) into pieces.
+type Splitter<'a> = &'a dyn Fn(usize, &[u8]) -> Vec<Vec<u8>>;
+
+/// Feeds the transcript, cutting received chunks with `split`.
+fn run(steps: &[Step], split: Splitter<'_>) -> Vec<Frame> {
     let mut codec = AtCodec::new();
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();

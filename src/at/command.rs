@@ -45,6 +45,10 @@ pub trait AtCommand {
     }
     /// Parses the information lines of an `OK` response.
     fn parse(&self, info: &[String]) -> Result<Self::Response, ParseError>;
+    /// Whether the command line carries a secret (a PIN) and must not be logged.
+    fn is_secret(&self) -> bool {
+        false
+    }
 }
 
 fn err(cmd: &impl AtCommand, detail: impl Into<String>) -> ParseError {
@@ -133,7 +137,7 @@ impl Simple {
             timeout: TimeoutClass::Local,
         }
     }
-    /// `AT+CPIN="<pin>"` (27.007 §8.3). Never logged: see [`Simple::is_secret`].
+    /// `AT+CPIN="<pin>"` (27.007 §8.3). Never logged (see [`AtCommand::is_secret`]).
     pub fn enter_pin(pin: &str) -> Simple {
         Simple {
             line: format!("AT+CPIN=\"{pin}\""),
@@ -175,10 +179,6 @@ impl Simple {
             timeout: TimeoutClass::Network,
         }
     }
-    /// Whether the line carries a secret and must not be logged.
-    pub fn is_secret(&self) -> bool {
-        self.line.starts_with("AT+CPIN=")
-    }
 }
 
 /// USSD data coding scheme "GSM 7 bit default alphabet, language unspecified" (3GPP TS 23.038 §5).
@@ -196,6 +196,9 @@ impl AtCommand for Simple {
     }
     fn parse(&self, _info: &[String]) -> Result<(), ParseError> {
         Ok(())
+    }
+    fn is_secret(&self) -> bool {
+        self.line.starts_with("AT+CPIN=")
     }
 }
 
@@ -523,18 +526,22 @@ impl MemoryUsage {
     }
 }
 
-/// `AT+CPMS="<mem1>","<mem2>","<mem3>"` → usage of the read/delete memory (mem1) and the others.
+/// `AT+CPMS="<mem1>"[,"<mem2>"[,"<mem3>"]]` → usage of the memories set (mem1: read/delete, mem2:
+/// write/send, mem3: receive). With no memory given it is the query `AT+CPMS?`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetStorage {
-    /// Memories to read/delete from, write/send from, and receive into.
-    pub mems: [String; 3],
+    /// Memories to set, in order; empty for the query.
+    pub mems: Vec<String>,
 }
 
 impl AtCommand for SetStorage {
     type Response = Vec<MemoryUsage>;
     fn line(&self) -> String {
-        let [m1, m2, m3] = &self.mems;
-        format!("AT+CPMS=\"{m1}\",\"{m2}\",\"{m3}\"")
+        if self.mems.is_empty() {
+            return "AT+CPMS?".into();
+        }
+        let quoted: Vec<String> = self.mems.iter().map(|m| format!("\"{m}\"")).collect();
+        format!("AT+CPMS={}", quoted.join(","))
     }
     fn timeout(&self) -> TimeoutClass {
         TimeoutClass::Sim
@@ -736,7 +743,7 @@ mod tests {
         assert_eq!(ServiceQuery.parse(&lines(&["+CSMS: 1,1,1,1"])), Ok(true));
         assert_eq!(
             SetStorage {
-                mems: ["SM".into(), "SM".into(), "SM".into()]
+                mems: vec!["SM".into(), "SM".into(), "SM".into()]
             }
             .parse(&lines(&["+CPMS: 2,30,2,30,30,30"])),
             Ok(vec![
