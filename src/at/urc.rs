@@ -52,6 +52,9 @@ pub enum Urc {
     /// `+PACSP<n>`, `^SYSSTART`, `+CFUN: 1`, `+QIND: SMS DONE` ... A modem that says these while in service
     /// has rebooted.
     Boot(String),
+    /// The message storage is full (`^SMMEMFULL`, `+QIND: "smsfull"`, `+CIEV: "SMSFULL",1`): new messages
+    /// are refused by the modem until stored ones are read and deleted.
+    StorageFull(String),
     /// Another vendor notice the gateway does not act on (`^MODE`, `^DSFLOWRPT`, `+QIND`, `+CIEV` ...).
     Vendor(String),
     /// A line nobody asked for and nobody knows.
@@ -204,6 +207,14 @@ pub fn classify(line: &str) -> Option<UrcStart> {
                 .map_or_else(|| Urc::Vendor(line.to_owned()), |rssi| Urc::Signal { rssi }),
         ),
         "+CFUN" => complete(Urc::Boot(line.to_owned())),
+        "^SMMEMFULL" => complete(Urc::StorageFull(line.to_owned())),
+        "+QIND" | "+CIEV"
+            if fields
+                .first()
+                .is_some_and(|f| f.text.eq_ignore_ascii_case("smsfull")) =>
+        {
+            complete(Urc::StorageFull(line.to_owned()))
+        }
         "+QIND"
             if fields
                 .first()
@@ -361,6 +372,18 @@ mod tests {
         );
         check("+CPIN: NOT INSERTED", Some(Urc::SimStatus("NOT INSERTED".into())));
         check("^MODE:5,4", Some(Urc::Vendor("^MODE:5,4".into())));
+        check(
+            "^SMMEMFULL: \"SM\"",
+            Some(Urc::StorageFull("^SMMEMFULL: \"SM\"".into())),
+        );
+        check(
+            "+QIND: \"smsfull\",\"SM\"",
+            Some(Urc::StorageFull("+QIND: \"smsfull\",\"SM\"".into())),
+        );
+        check(
+            "+CIEV: \"SMSFULL\",1",
+            Some(Urc::StorageFull("+CIEV: \"SMSFULL\",1".into())),
+        );
         check("+CMTI: garbage", Some(Urc::Unknown("+CMTI: garbage".into())));
         check("+CSQ: 20,99", None);
         check("hello", None);

@@ -1021,6 +1021,17 @@ impl Actor {
             }
         }
         self.set_registered(stat.unwrap_or(reg_stat::NOT_REGISTERED));
+        if !self.registered {
+            // No network may mean no SIM: say so instead of waiting for a network forever.
+            match self.exec(&PinQuery).await {
+                Ok(PinState::Ready) | Err(CmdError::Parse(_)) => {}
+                Ok(other) => return Err(CmdError::Restart(format!("SIM state {other:?}"))),
+                Err(CmdError::Rejected { result, .. }) => {
+                    return Err(CmdError::Restart(format!("SIM: {result}")));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         match self.exec(&OperatorQuery).await {
             Ok(op) => self.state.operator = op,
             Err(CmdError::Rejected { .. } | CmdError::Parse(_)) => {}
@@ -1085,6 +1096,10 @@ impl Actor {
             Urc::SimStatus(status) if !status.eq_ignore_ascii_case("READY") => {
                 // Not an unplug: start over so the SIM checks run again and report the reason.
                 Err(CmdError::Restart(format!("SIM state changed to {status}")))
+            }
+            Urc::StorageFull(line) => {
+                warn!(%line, "modem storage full; sweeping");
+                self.sweep().await
             }
             Urc::Boot(line) if is_reboot_notice(&line) => {
                 Err(CmdError::Restart(format!("modem restarted ({line})")))
