@@ -492,6 +492,24 @@ impl AtCommand for OperatorQuery {
     }
 }
 
+/// `AT+CSCA?` → the SMSC address stored in the SIM/modem (27.005 §3.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmscQuery;
+
+impl AtCommand for SmscQuery {
+    type Response = Option<String>;
+    fn line(&self) -> String {
+        "AT+CSCA?".into()
+    }
+    fn timeout(&self) -> TimeoutClass {
+        TimeoutClass::Sim
+    }
+    fn parse(&self, info: &[String]) -> Result<Option<String>, ParseError> {
+        let fields = prefixed(info, "+CSCA").ok_or_else(|| err(self, "no +CSCA line"))?;
+        Ok(fields.first().and_then(Field::non_empty))
+    }
+}
+
 /// `AT+CSMS?` → whether the modem is in phase 2+ SMS service, where a `+CMT`/`+CDS` routed to the TE must
 /// be acknowledged with `+CNMA` (27.005 §3.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -740,6 +758,10 @@ mod tests {
             Ok(3)
         );
         assert_eq!(PinRetries::Telit.parse(&lines(&["#PCT: 3"])), Ok(3));
+        assert_eq!(
+            SmscQuery.parse(&lines(&["+CSCA: \"+48601000310\",145"])),
+            Ok(Some("+48601000310".into()))
+        );
         assert_eq!(ServiceQuery.parse(&lines(&["+CSMS: 1,1,1,1"])), Ok(true));
         assert_eq!(
             SetStorage {

@@ -6,6 +6,7 @@
 //! [`types::ModemEvent`]s.
 pub mod actor;
 pub mod config;
+pub mod direct;
 pub mod port;
 pub mod types;
 
