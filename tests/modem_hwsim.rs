@@ -494,3 +494,72 @@ async fn ussd_round_trip() {
     let reply = r.handle.ussd("*100#").await.unwrap();
     assert!(reply.text.is_some(), "{reply:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_starts_retires_and_reidentifies() {
+    use smsgate::modem::discovery::{self, DiscoveryConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let (tx, _events) = mpsc::channel(256);
+    let shutdown = CancellationToken::new();
+    let template = ModemConfig {
+        timeouts: timeouts(),
+        backoff_initial: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(1),
+        ..ModemConfig::default()
+    };
+    let modems = discovery::run(
+        vec![],
+        DiscoveryConfig {
+            dirs: vec![dev.clone()],
+            prefixes: vec!["modem".into()],
+            interval: Duration::from_millis(200),
+            template,
+            retire_after: Duration::from_secs(1),
+        },
+        tx,
+        shutdown.clone(),
+    );
+    assert!(modems.list().is_empty());
+    let bank = Bank::start(BankConfig {
+        count: 2,
+        dir: dev.clone(),
+        ..BankConfig::default()
+    })
+    .await
+    .unwrap();
+    let imeis: Vec<String> = bank.modems().iter().map(|m| m.imei.clone()).collect();
+    let all_ready = |want: usize| {
+        let modems = modems.clone();
+        async move {
+            tokio::time::timeout(BOUND, async {
+                loop {
+                    let list = modems.list();
+                    if list.len() == want && list.iter().all(|s| s.phase == ModemPhase::Ready) {
+                        return list;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("not {want} ready: {:?}", modems.list()))
+        }
+    };
+    let list = all_ready(2).await;
+    let mut ids: Vec<String> = list.iter().map(|s| s.id.0.clone()).collect();
+    ids.sort();
+    let mut want = imeis.clone();
+    want.sort();
+    assert_eq!(ids, want, "known by IMEI");
+
+    bank.control().unplug(1).await.unwrap();
+    all_ready(1).await;
+    assert!(modems.get(&imeis[1]).is_none());
+    bank.control().replug(1).await.unwrap();
+    all_ready(2).await;
+    let back = modems.get(&imeis[1]).expect("found by IMEI");
+    assert_eq!(back.snapshot().phase, ModemPhase::Ready);
+    shutdown.cancel();
+    bank.shutdown().await;
+}

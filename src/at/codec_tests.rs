@@ -522,3 +522,50 @@ proptest::proptest! {
         proptest::prop_assert!(buf.is_empty());
     }
 }
+
+/// All frames of `input` fed in `chunks`-sized pieces, then end of stream.
+fn frames_of(input: &[u8], cut: usize) -> Vec<Frame> {
+    let mut codec = AtCodec::with_max_line(128);
+    codec.expect(Expect::for_command("AT+CSQ"));
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for piece in input.chunks(cut.max(1)) {
+        buf.extend_from_slice(piece);
+        while let Some(f) = codec.decode(&mut buf).unwrap() {
+            out.push(f);
+        }
+    }
+    while let Some(f) = codec.decode_eof(&mut buf).unwrap() {
+        out.push(f);
+    }
+    out
+}
+
+/// Bytes that look like modem output, to reach deep states more often than uniform noise.
+fn modem_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let token = prop_oneof![
+        Just(b"\r\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"OK".to_vec()),
+        Just(b"+CSQ: 20,99".to_vec()),
+        Just(b"+CMT: ,24".to_vec()),
+        Just(b"+CDS: 20".to_vec()),
+        Just(b"0791AABB".to_vec()),
+        Just(b"+CMTI: \"SM\",1".to_vec()),
+        Just(b"> ".to_vec()),
+        Just(b"AT+CSQ".to_vec()),
+        Just(b"+CMS ERROR: 500".to_vec()),
+        Just(vec![0x00, 0x1a, 0x1b, 0xff]),
+        proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|t| t.concat())
+}
+
+proptest::proptest! {
+    /// Without a pending prompt, how the bytes are cut into reads never changes the frames.
+    #[test]
+    fn framing_does_not_depend_on_read_sizes(input in modem_like(), cut in 1usize..64) {
+        proptest::prop_assert_eq!(frames_of(&input, cut), frames_of(&input, input.len().max(1)));
+    }
+}

@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod config;
 pub mod direct;
+pub mod discovery;
 pub mod port;
 pub mod types;
 
