@@ -448,14 +448,12 @@ fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option
                 reason: "shorter than the user data header",
             });
         }
-        let mut raw = Vec::with_capacity(udl - header_septets);
-        gsm7::unpack_from(ud, header_septets * 7, udl - header_septets, &mut raw);
         let tables = Gsm7Tables {
             locking: udh.as_ref().and_then(Udh::locking_shift),
             single: udh.as_ref().and_then(Udh::single_shift),
         };
-        let mut text = String::with_capacity(raw.len());
-        gsm7::decode_septets(&raw, tables, &mut text);
+        let mut text = String::new();
+        gsm7::decode_packed(ud, header_septets, udl, tables, &mut text);
         UserData::Text(text)
     } else {
         let body = &ud[udh_octets..];

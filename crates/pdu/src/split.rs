@@ -24,6 +24,8 @@ const CONCAT_16_IE_OCTETS: usize = 6;
 const UDHL_OCTETS: usize = 1;
 const BITS_PER_OCTET: usize = 8;
 const BITS_PER_SEPTET: usize = 7;
+/// Code points from here on need a surrogate pair in UTF-16.
+const BMP_END: u32 = 0x1_0000;
 /// A high surrogate starts a UTF-16 pair.
 const HIGH_SURROGATES: std::ops::RangeInclusive<u16> = 0xD800..=0xDBFF;
 
@@ -335,12 +337,21 @@ fn finish<'a>(
 }
 
 fn plan_ucs2<'a>(text: &str, extra_ies: &[u8], concat: (u16, bool)) -> Plan<'a> {
+    // UTF-8 is never shorter than UTF-16 in code units, so this never reallocates.
     let mut payload = Vec::with_capacity(text.len() * 2);
     let mut chars = 0;
     for ch in text.chars() {
-        let mut buf = [0u16; 2];
-        for u in ch.encode_utf16(&mut buf) {
-            payload.extend_from_slice(&u.to_be_bytes());
+        let cp = ch as u32;
+        if cp < BMP_END {
+            payload.push((cp >> 8) as u8);
+            payload.push(cp as u8);
+        } else {
+            let mut buf = [0u16; 2];
+            for u in ch.encode_utf16(&mut buf) {
+                let [hi, lo] = u.to_be_bytes();
+                payload.push(hi);
+                payload.push(lo);
+            }
         }
         chars += 1;
     }
