@@ -11,8 +11,10 @@ const TABLE_SIZE: usize = 128;
 /// Marks "no character at this code" in a shift table.
 const NONE: char = '\0';
 
-/// A national language of TS 23.038 §6.2.1.2.4 for which this codec has shift tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A national language of TS 23.038 §6.2.1.2.4 for which this codec has shift tables. Serialises as
+/// `turkish`, `spanish`, `portuguese`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NationalLanguage {
     /// Turkish: locking and single shift tables (TS 23.038 A.2.1, A.3.1).
     Turkish,
@@ -238,7 +240,7 @@ impl Reverse {
 }
 
 /// Which locking and single shift tables a GSM-7 text uses (`None` = the default table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Gsm7Tables {
     /// Locking shift table (TS 23.038 A.3), replacing the default alphabet.
     pub locking: Option<NationalLanguage>,

@@ -84,8 +84,8 @@ impl Default for TextOptions {
     }
 }
 
-/// What a text costs: computed by the same code as the encoder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a text costs: computed by the same code as the encoder. Serialisable for API responses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextCount {
     /// Alphabet chosen.
     pub alphabet: Alphabet,

@@ -547,3 +547,31 @@ fn status_report_round_trip() {
     assert_eq!(r.status.category(), StatusCategory::Delivered);
     assert_eq!(p.tpdu_len, p.pdu.len() - 8);
 }
+
+#[test]
+fn count_serialises_for_api_responses() {
+    let v = serde_json::to_value(count(&"a".repeat(161), &TextOptions::default()).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "alphabet": "gsm7",
+            "tables": { "locking": null, "single": null },
+            "transliterated": false,
+            "parts": 2,
+            "chars": 161,
+            "units": 161,
+            "part_capacity": 153,
+            "remaining": 145,
+        })
+    );
+    let tr = TextOptions {
+        national_languages: vec![NationalLanguage::Turkish],
+        ..TextOptions::default()
+    };
+    let v = serde_json::to_value(count("ş", &tr).unwrap()).unwrap();
+    assert_eq!(v["tables"]["locking"], "turkish");
+    assert_eq!(
+        serde_json::to_value(StatusCategory::TemporaryFailureGaveUp).unwrap(),
+        "temporary_failure_gave_up"
+    );
+}

@@ -77,6 +77,8 @@ fn septet_packing() {
         );
     }
     check("hellohello", "E8329BFD4697D9EC37");
+    check("How are you?", "C8F71D14969741F977FD07");
+    check("Hello", "C8329BFD06");
     check("12345678", "31D98C56B3DD70");
     check("1234567", "31D98C56B3DD00");
     check("@", "00");
