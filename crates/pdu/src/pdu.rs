@@ -232,12 +232,23 @@ impl Pdu {
 pub fn decode(bytes: &[u8]) -> Result<Pdu, PduError> {
     let mut r = Reader::new(bytes);
     let smsc = Address::decode_smsc(&mut r)?;
+    decode_after_smsc(r, smsc)
+}
+
+/// Decodes a bare TPDU (no SMSC field), for modems or files that leave it out. Offsets in errors count
+/// from the first octet of the TPDU.
+pub fn decode_tpdu(bytes: &[u8]) -> Result<Pdu, PduError> {
+    decode_after_smsc(Reader::new(bytes), None)
+}
+
+fn decode_after_smsc(mut r: Reader<'_>, smsc: Option<Address>) -> Result<Pdu, PduError> {
+    let r = &mut r;
     let fo_offset = r.pos();
     let fo = r.u8(Field::FirstOctet)?;
     let pdu = match fo & TP_MTI_MASK {
-        TP_MTI_DELIVER => Pdu::Deliver(decode_deliver(&mut r, smsc, fo)?),
-        TP_MTI_SUBMIT => Pdu::Submit(decode_submit(&mut r, smsc, fo)?),
-        TP_MTI_STATUS_REPORT => Pdu::StatusReport(decode_status_report(&mut r, smsc, fo)?),
+        TP_MTI_DELIVER => Pdu::Deliver(decode_deliver(r, smsc, fo)?),
+        TP_MTI_SUBMIT => Pdu::Submit(decode_submit(r, smsc, fo)?),
+        TP_MTI_STATUS_REPORT => Pdu::StatusReport(decode_status_report(r, smsc, fo)?),
         _ => {
             return Err(PduError::InvalidValue {
                 field: Field::FirstOctet,

@@ -87,3 +87,11 @@ fn septet_packing() {
     // Form feed: ESC then 0x0A → 0x1B | 0 << 7, 0x0A >> 1.
     check("\u{0C}", "1B05");
 }
+
+#[test]
+fn bare_tpdu_decodes_like_the_full_pdu() {
+    let full = bytes(HELLO_SUBMIT);
+    assert_eq!(decode_tpdu(&full[1..]).unwrap(), decode(&full).unwrap());
+    let err = decode_tpdu(&full[1..full.len() - 1]).unwrap_err();
+    assert_eq!((err.field(), err.offset()), (Field::UserData, Some(22)));
+}
