@@ -351,6 +351,10 @@ impl Address {
         } else {
             decode_bcd(body, body.len() * 2)
         };
+        // A type octet without digits (gammu writes `01 81` for "modem default") names no SMSC.
+        if value.is_empty() {
+            return Ok(None);
+        }
         Ok(Some(Address { ton, npi, value }))
     }
 }

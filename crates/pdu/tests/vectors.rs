@@ -95,3 +95,13 @@ fn bare_tpdu_decodes_like_the_full_pdu() {
     let err = decode_tpdu(&full[1..full.len() - 1]).unwrap_err();
     assert_eq!((err.field(), err.offset()), (Field::UserData, Some(22)));
 }
+
+#[test]
+fn smsc_type_without_digits_is_no_smsc() {
+    // gammu writes `01 81` (length 1: type octet only) when the modem's SMSC is to be used.
+    let Pdu::Submit(s) = decode_hex("018111000B916407281553F80000AA0AE8329BFD4697D9EC37").unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.smsc, None);
+    assert_eq!(s.user_data.text(), Some("hellohello"));
+}
