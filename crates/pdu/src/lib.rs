@@ -39,7 +39,8 @@ pub use address::{Address, MAX_ADDRESS_DIGITS, MAX_ALPHANUMERIC_CHARS, Numbering
 pub use dcs::{Alphabet, Dcs, MessageClass, MessageWaiting, WaitingKind};
 pub use encode::{
     DeliverOptions, EncodedPdu, PID_DEFAULT, StatusReportOptions, SubmitOptions, SubmitPart, count_submit,
-    encode_deliver, encode_deliver_data, encode_status_report, encode_submit, encode_submit_data,
+    deliver_from_submit, encode_deliver, encode_deliver_data, encode_status_report, encode_submit,
+    encode_submit_data, encode_timestamp,
 };
 pub use error::{Field, PduError};
 pub use gsm7::{Gsm7Tables, NationalLanguage};
