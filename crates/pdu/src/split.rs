@@ -106,6 +106,15 @@ pub struct TextCount {
 }
 
 /// Counts parts and units of `text` exactly as the encoder would split it.
+///
+/// ```
+/// use smsgate_pdu::{count, Alphabet, TextOptions};
+/// let c = count(&"a".repeat(161), &TextOptions::default())?;
+/// assert_eq!((c.alphabet, c.parts, c.part_capacity, c.remaining), (Alphabet::Gsm7, 2, 153, 145));
+/// let c = count("Zażółć 😀", &TextOptions::default())?;
+/// assert_eq!((c.alphabet, c.parts, c.units, c.remaining), (Alphabet::Ucs2, 1, 9, 61));
+/// # Ok::<(), smsgate_pdu::PduError>(())
+/// ```
 pub fn count(text: &str, opts: &TextOptions) -> Result<TextCount, PduError> {
     let plan = plan_text(text, opts, &[])?;
     Ok(plan.count())
