@@ -279,3 +279,36 @@ fn validity_durations() {
     ]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn national_tables_on_request() {
+    let v = json(&[
+        "pdu",
+        "encode",
+        "--to",
+        "+905321234567",
+        "--text",
+        "Şişli'de güzel",
+        "--national",
+        "turkish",
+        "--json",
+    ]);
+    let d = json(&["pdu", "decode", "--json", v[0]["pdu"].as_str().unwrap()]);
+    assert_eq!(d["encoding"], "gsm7");
+    assert_eq!(d["text"], "Şişli'de güzel");
+    assert_eq!(d["udh"]["elements"][0]["type"], "locking_shift");
+    assert_eq!(d["udh"]["elements"][0]["language"], 1);
+    let v = json(&[
+        "pdu",
+        "encode",
+        "--to",
+        "+905321234567",
+        "--text",
+        "Şişli'de güzel",
+        "--json",
+    ]);
+    assert_eq!(
+        json(&["pdu", "decode", "--json", v[0]["pdu"].as_str().unwrap()])["encoding"],
+        "ucs2"
+    );
+}
