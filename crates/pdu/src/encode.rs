@@ -208,8 +208,8 @@ fn build_submits(plan: &Plan<'_>, opts: &SubmitOptions) -> Result<Vec<SubmitPart
     let dcs = Dcs::for_alphabet(plan.alphabet, opts.class).raw;
     let mut parts = Vec::with_capacity(plan.bounds.len());
     for i in 0..plan.bounds.len() {
-        let (udhi, udl, ud) = plan.user_data(i);
-        let mut pdu = Vec::with_capacity(smsc.len() + da.len() + vp.len() + ud.len() + 6);
+        let udhi = plan.has_udh();
+        let mut pdu = Vec::with_capacity(smsc.len() + da.len() + vp.len() + split::MAX_UD_OCTETS + 6);
         pdu.extend_from_slice(&smsc);
         let mut fo = TP_MTI_SUBMIT | vpf << VPF_SHIFT;
         if opts.reject_duplicates {
@@ -230,8 +230,7 @@ fn build_submits(plan: &Plan<'_>, opts: &SubmitOptions) -> Result<Vec<SubmitPart
         pdu.push(opts.pid);
         pdu.push(dcs);
         pdu.extend_from_slice(&vp);
-        pdu.push(udl);
-        pdu.extend_from_slice(&ud);
+        plan.write_user_data(i, &mut pdu);
         parts.push(EncodedPdu {
             tpdu_len: pdu.len() - smsc.len(),
             pdu,
@@ -262,8 +261,8 @@ fn build_delivers(plan: &Plan<'_>, opts: &DeliverOptions) -> Result<Vec<EncodedP
     let dcs = Dcs::for_alphabet(plan.alphabet, opts.class).raw;
     let mut out = Vec::with_capacity(plan.bounds.len());
     for i in 0..plan.bounds.len() {
-        let (udhi, udl, ud) = plan.user_data(i);
-        let mut pdu = Vec::with_capacity(smsc.len() + oa.len() + ts.len() + ud.len() + 4);
+        let udhi = plan.has_udh();
+        let mut pdu = Vec::with_capacity(smsc.len() + oa.len() + ts.len() + split::MAX_UD_OCTETS + 4);
         pdu.extend_from_slice(&smsc);
         let mut fo = TP_MTI_DELIVER;
         if !opts.more_messages {
@@ -283,8 +282,7 @@ fn build_delivers(plan: &Plan<'_>, opts: &DeliverOptions) -> Result<Vec<EncodedP
         pdu.push(opts.pid);
         pdu.push(dcs);
         pdu.extend_from_slice(&ts);
-        pdu.push(udl);
-        pdu.extend_from_slice(&ud);
+        plan.write_user_data(i, &mut pdu);
         out.push(EncodedPdu {
             tpdu_len: pdu.len() - smsc.len(),
             pdu,

@@ -404,6 +404,20 @@ fn decode_status_report(r: &mut Reader<'_>, smsc: Option<Address>, fo: u8) -> Re
     Ok(report)
 }
 
+/// Most UTF-8 octets one UTF-16 code unit can need (a BMP character; a pair needs 4 for 2 units).
+const UTF8_PER_UNIT: usize = 3;
+
+/// UTF-16BE to text. A lone surrogate (a sender that split a pair across parts) becomes U+FFFD rather
+/// than an error, so the rest of the message is kept.
+fn decode_ucs2(body: &[u8]) -> String {
+    let mut text = String::with_capacity(body.len() / 2 * UTF8_PER_UNIT);
+    let units = body.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+    for c in char::decode_utf16(units) {
+        text.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+    }
+    text
+}
+
 /// Decodes TP-UDL and TP-UD (with the UDH when `udhi`).
 fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option<Udh>, UserData), PduError> {
     let udl_offset = r.pos();
@@ -477,13 +491,7 @@ fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option
                     reason: "UCS-2 text needs an even number of octets",
                 });
             }
-            let units = body.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-            // A lone surrogate (a sender that split a pair) becomes U+FFFD rather than an error.
-            UserData::Text(
-                char::decode_utf16(units)
-                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect(),
-            )
+            UserData::Text(decode_ucs2(body))
         } else {
             UserData::Binary(body.to_vec())
         }

@@ -161,46 +161,48 @@ impl Plan<'_> {
         }
     }
 
-    /// TP-UDHI, TP-UDL and TP-UD of part `index` (0-based).
-    pub(crate) fn user_data(&self, index: usize) -> (bool, u8, Vec<u8>) {
+    /// Whether the parts carry a user data header (TP-UDHI).
+    pub(crate) fn has_udh(&self) -> bool {
+        self.concat.is_some() || !self.fixed_ies.is_empty()
+    }
+
+    /// Appends TP-UDL and TP-UD of part `index` (0-based) to `out`, writing straight into the PDU.
+    pub(crate) fn write_user_data(&self, index: usize, out: &mut Vec<u8>) {
         let (s, e) = self.bounds.get(index).copied().unwrap_or((0, 0));
         let body = &self.payload[s..e];
-        let mut header = Vec::with_capacity(CONCAT_16_IE_OCTETS + self.fixed_ies.len() + UDHL_OCTETS);
-        if let Some((reference, wide)) = self.concat {
-            let total = self.bounds.len() as u8;
-            let seq = (index + 1) as u8;
-            let ie = crate::udh::InformationElement::Concat(crate::udh::Concat {
-                reference,
-                total,
-                seq,
-                wide,
-            });
-            crate::udh::push_element(&ie, &mut header);
+        let udl_at = out.len();
+        out.push(0);
+        let ud_start = out.len();
+        if self.has_udh() {
+            out.push(0);
+            if let Some((reference, wide)) = self.concat {
+                let total = self.bounds.len() as u8;
+                let seq = (index + 1) as u8;
+                let ie = crate::udh::InformationElement::Concat(crate::udh::Concat {
+                    reference,
+                    total,
+                    seq,
+                    wide,
+                });
+                crate::udh::push_element(&ie, out);
+            }
+            out.extend_from_slice(&self.fixed_ies);
+            out[ud_start] = (out.len() - ud_start - UDHL_OCTETS) as u8;
         }
-        header.extend_from_slice(&self.fixed_ies);
-        let udh_octets = if header.is_empty() {
-            0
-        } else {
-            header.len() + UDHL_OCTETS
-        };
-        let mut ud = Vec::with_capacity(MAX_UD_OCTETS);
-        if udh_octets > 0 {
-            ud.push(header.len() as u8);
-            ud.extend_from_slice(&header);
-        }
+        let udh_octets = out.len() - ud_start;
         let udl = match self.alphabet {
             Alphabet::Gsm7 => {
                 let header_septets = (udh_octets * BITS_PER_OCTET).div_ceil(BITS_PER_SEPTET);
                 let fill_bits = header_septets * BITS_PER_SEPTET - udh_octets * BITS_PER_OCTET;
-                gsm7::pack_into(body, fill_bits, &mut ud);
+                gsm7::pack_into(body, fill_bits, out);
                 header_septets + body.len()
             }
             _ => {
-                ud.extend_from_slice(body);
-                ud.len()
+                out.extend_from_slice(body);
+                out.len() - ud_start
             }
         };
-        (udh_octets > 0, udl as u8, ud)
+        out[udl_at] = udl as u8;
     }
 }
 
