@@ -27,6 +27,9 @@ for hx in req.get("decode", []):
         "number": d["Number"],
         "coding": d["Coding"],
         "validity": d["SMSC"].get("Validity"),
+        "type": d["Type"],
+        "mr": d["MessageReference"],
+        "status": d["DeliveryStatus"],
         "part": d["UDH"].get("PartNumber"),
         "parts": d["UDH"].get("AllParts"),
     })

@@ -137,3 +137,37 @@ fn we_decode_and_reassemble_what_gammu_encodes() {
         }
     }
 }
+
+#[test]
+fn gammu_decodes_our_status_reports() {
+    let statuses = [
+        Status::DELIVERED,
+        Status::SME_BUSY_TRYING,
+        Status::VALIDITY_EXPIRED,
+        Status::SERVICE_REJECTED,
+    ];
+    let hexes: Vec<String> = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, &status)| {
+            encode_status_report(&StatusReportOptions {
+                smsc: Some(Address::parse("+48601000310").unwrap()),
+                mr: 40 + i as u8,
+                recipient: Address::parse("+48600100200").unwrap(),
+                scts: time::macros::datetime!(2026-11-25 08:15:00 +01:00),
+                discharge_time: time::macros::datetime!(2026-11-25 08:15:07 +01:00),
+                status,
+                more_messages: false,
+            })
+            .unwrap()
+            .hex()
+        })
+        .collect();
+    let v = gammu(json!({ "decode": hexes }));
+    for (i, (d, status)) in v["decoded"].as_array().unwrap().iter().zip(statuses).enumerate() {
+        assert_eq!(d["type"], "Status_Report");
+        assert_eq!(d["number"], "+48600100200");
+        assert_eq!(d["mr"], 40 + i);
+        assert_eq!(d["status"], status.0);
+    }
+}
