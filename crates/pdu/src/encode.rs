@@ -150,6 +150,7 @@ pub struct StatusReportOptions {
     pub more_messages: bool,
 }
 
+/// The SMSC field: the address, or a single `00` octet so the modem uses its configured SMSC.
 fn push_smsc(smsc: Option<&Address>, out: &mut Vec<u8>) -> Result<(), PduError> {
     match smsc {
         Some(a) => a.encode_smsc(out),
@@ -160,6 +161,7 @@ fn push_smsc(smsc: Option<&Address>, out: &mut Vec<u8>) -> Result<(), PduError> 
     }
 }
 
+/// The serialised application port addressing IE, or nothing.
 fn ports_ie(ports: Option<Ports>) -> Vec<u8> {
     let mut v = Vec::new();
     if let Some(p) = ports {
@@ -168,6 +170,7 @@ fn ports_ie(ports: Option<Ports>) -> Vec<u8> {
     v
 }
 
+/// Plans a text whose every part also carries the ports IE (when given), so capacity accounts for it.
 fn plan_with_ports<'a>(text: &str, opts: &TextOptions, ports: Option<Ports>) -> Result<Plan<'a>, PduError> {
     split::plan_text(text, opts, &ports_ie(ports))
 }
