@@ -197,3 +197,43 @@ fn real_world_delivers_from_public_bug_reports() {
     let err = decode_hex("07912160130320F5440B917130263521F600005160101235458AA005C01BF40201E8E5393D2C1E93CBE633BD3CA787C56372D97CA697E7F4B0784C2E9BCFF4F29C1E168FC965F3995E9ED3C3E231B96C3ED3CB737A583C2697CD677A794E0F8BC7E4B2F94C2FCFE961F1985C369FE9E5393D2C1E93CBE633BD3CA787C56372D97CA697E7F4B0784C2E9BCFF4F29C1E168FC965F3995E9ED3C3E231B96C3ED3CB737A583C2697CD").unwrap_err();
     assert_eq!((err.field(), err.offset()), (Field::UserDataHeader, Some(29)));
 }
+
+/// A real exchange logged in python-gsmmodem #44: an incoming DELIVER, the auto-reply SUBMIT (which
+/// quotes the DELIVER's time stamp as that library decoded it), `+CMGS: 64`, and the `+CDS: 25` status
+/// report that pairs with it by TP-MR and recipient.
+#[test]
+fn real_exchange_deliver_submit_report() {
+    let rfc3339 = time::format_description::well_known::Rfc3339;
+    let Pdu::Deliver(d) =
+        decode_hex("0791198904100161240C911979099137640000511090718303220BC8B4421174CFD175D014").unwrap()
+    else {
+        panic!("not a deliver")
+    };
+    assert_eq!(d.originator.to_string(), "+919790197346");
+    assert_eq!(d.user_data.text(), Some("Hi\n\nAnshu S"));
+    assert_eq!(d.scts.format(&rfc3339).unwrap(), "2015-01-09T17:38:30+05:30");
+    let submit = bytes(
+        "0021000C91197909913764000036D3E614242F8FCB697B99AC038964B058AD058BB5603950ECA69BE17433D80A56D3CD603A1032AD5004DD73741D341501",
+    );
+    assert_eq!(submit.len() - 1, 61, "AT+CMGS=61 in the log");
+    let Pdu::Submit(s) = decode(&submit).unwrap() else {
+        panic!("not a submit")
+    };
+    assert!(s.srr);
+    assert_eq!(
+        s.user_data.text(),
+        Some("SMS received: \"2015-01-09 17:38:30+05:30: Hi\n\nAnshu S\"")
+    );
+    let report = bytes("079119890400202306400C91197909913764511090718384225110907183252200");
+    assert_eq!(report.len() - 8, 25, "+CDS: 25 counts the TPDU");
+    let Pdu::StatusReport(r) = decode(&report).unwrap() else {
+        panic!("not a report")
+    };
+    assert_eq!(r.mr, 64, "+CMGS: 64");
+    assert_eq!(r.recipient, s.destination);
+    assert_eq!(r.status.category(), StatusCategory::Delivered);
+    assert_eq!(
+        r.discharge_time.format(&rfc3339).unwrap(),
+        "2015-01-09T17:38:52+05:30"
+    );
+}
