@@ -189,7 +189,7 @@ pub fn urldecode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 => {
+            b'%' if i + 2 < bytes.len() => {
                 let v = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?');
                 out.push(v);
                 i += 3;
