@@ -215,3 +215,109 @@ pub fn query_param(target: &str, key: &str) -> Option<String> {
         (k == key).then(|| urldecode(v))
     })
 }
+
+/// A DTE on a simulated modem's port: writes command lines, collects what the modem answers.
+pub struct AtPort {
+    port: tokio_serial::SerialStream,
+    /// Everything read and not yet consumed.
+    pub pending: Vec<u8>,
+}
+
+/// Final result codes that end a command's answer (V.250 §5.7, 27.007 §9.2, 27.005 §3.2.5).
+fn final_result_at_end(text: &str) -> bool {
+    if text.ends_with("\r\n> ") || text.ends_with("\r\n>") {
+        return true;
+    }
+    if !text.ends_with("\r\n") {
+        return false;
+    }
+    let t = text.trim_end_matches(['\r', '\n']);
+    let last = t.rsplit("\r\n").next().unwrap_or("");
+    last == "OK" || last == "ERROR" || last.starts_with("+CME ERROR") || last.starts_with("+CMS ERROR")
+}
+
+impl AtPort {
+    /// Opens the port (the link path) like a DTE does.
+    pub fn open(path: &Path) -> AtPort {
+        use tokio_serial::SerialPortBuilderExt;
+        let port = tokio_serial::new(path.to_string_lossy(), 115_200)
+            .open_native_async()
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        AtPort {
+            port,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes raw bytes.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.port.write_all(bytes).await.expect("write to the modem");
+    }
+
+    /// Reads for `dur` and returns everything that came.
+    pub async fn read_for(&mut self, dur: Duration) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + dur;
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout_at(deadline, self.port.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.pending.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Reads until the answer ends with a final result code or a prompt; `None` on timeout.
+    pub async fn answer(&mut self, dur: Duration) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + dur;
+        let mut buf = [0u8; 1024];
+        loop {
+            let text = String::from_utf8_lossy(&self.pending).to_string();
+            if final_result_at_end(&text) {
+                self.pending.clear();
+                return Some(text);
+            }
+            match tokio::time::timeout_at(deadline, self.port.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.pending.extend_from_slice(&buf[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Sends a command line and returns the answer (fails the test after 5 s of silence).
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.write(format!("{line}\r").as_bytes()).await;
+        self.answer(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no answer to {line:?}"))
+    }
+
+    /// Sends one SMS in PDU mode and returns the final answer to the PDU.
+    pub async fn send_sms(&mut self, to: &str, text: &str, srr: bool) -> String {
+        let mut opts = smsgate_pdu::SubmitOptions::new(smsgate_pdu::Address::parse(to).expect("address"));
+        opts.srr = srr;
+        let parts = smsgate_pdu::encode_submit(text, &opts).expect("encode");
+        let mut last = String::new();
+        for p in parts {
+            let prompt = self.cmd(&format!("AT+CMGS={}", p.tpdu_len)).await;
+            assert!(prompt.ends_with("> "), "no prompt: {prompt:?}");
+            self.write(format!("{}\x1a", p.hex()).as_bytes()).await;
+            last = self
+                .answer(Duration::from_secs(10))
+                .await
+                .expect("answer to the PDU");
+        }
+        last
+    }
+}
+
+impl AtPort {
+    /// One raw read (for tests that watch the port end).
+    pub async fn read_raw(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        self.port.read(buf).await
+    }
+}
