@@ -64,6 +64,9 @@ pub struct BankConfig {
     pub report_delay: Duration,
     /// JSON-lines event log, if wanted.
     pub event_log: Option<PathBuf>,
+    /// TP-Status of status reports at start (0 = delivered; TS 23.040 §9.2.3.15), changeable per modem
+    /// with [`Control::set_report_status`].
+    pub report_status: u8,
 }
 
 impl Default for BankConfig {
@@ -83,6 +86,7 @@ impl Default for BankConfig {
             smsc: "+48601000310".into(),
             report_delay: Duration::from_millis(200),
             event_log: None,
+            report_status: STATUS_DELIVERED,
         }
     }
 }
@@ -108,6 +112,9 @@ pub struct ModemInfo {
     pub profile: ProfileName,
     /// Whether the device is plugged in.
     pub plugged: bool,
+    /// Links of the family's other ports (`modemN.portK`: Quectel's DM, NMEA and modem ports), which
+    /// open but never answer AT.
+    pub extra_ports: Vec<PathBuf>,
 }
 
 /// One SMS-SUBMIT (one part) a modem sent, as the network saw it.
@@ -249,6 +256,7 @@ impl Bank {
                 number: identity.number.clone(),
                 profile: profile_name,
                 plugged: true,
+                extra_ports: Vec::new(),
             };
             numbers.insert(normalise_number(&identity.number), index);
             let mut engine = Engine::new(
@@ -288,23 +296,25 @@ impl Bank {
             smsc: config.smsc.clone(),
             tasks_stop: CancellationToken::new(),
         });
-        shared.write_manifest();
         let mut tasks = Vec::new();
         for (index, ((engine, pty), rx)) in engines.into_iter().zip(ptys).zip(receivers).enumerate() {
             let unplugged = config
                 .faults
                 .iter()
                 .any(|s| s.modem.is_none_or(|m| m == index) && s.fault == Fault::Unplug);
+            let extra = ExtraPorts::open(&shared, index)?;
             let task = ModemTask {
                 index,
                 shared: shared.clone(),
                 engine,
                 port: Some(Port::new(pty)),
+                extra,
                 rx,
-                report_status: STATUS_DELIVERED,
+                report_status: config.report_status,
             };
             tasks.push(tokio::spawn(task.run(unplugged)));
         }
+        shared.write_manifest();
         let mut bank = Bank {
             shared,
             tasks,
@@ -365,6 +375,9 @@ impl Bank {
         for slot in &self.shared.slots {
             if let Ok(info) = slot.info.lock() {
                 let _ = std::fs::remove_file(&info.link);
+                for extra in &info.extra_ports {
+                    let _ = std::fs::remove_file(extra);
+                }
             }
         }
         let _ = std::fs::remove_file(self.shared.dir.join("manifest.json"));
@@ -673,11 +686,63 @@ impl Drop for Port {
     }
 }
 
+/// The family's non-AT ports of one device incarnation: PTYs whose input is read and dropped.
+struct ExtraPorts {
+    stop: CancellationToken,
+}
+
+impl ExtraPorts {
+    fn open(shared: &Arc<Shared>, index: usize) -> Result<ExtraPorts, SimError> {
+        let stop = CancellationToken::new();
+        let slot = shared.slot(index)?;
+        let profile = slot.info.lock().map(|i| i.profile).unwrap_or_default();
+        let mut links = Vec::new();
+        for k in 1..=Profile::get(profile).extra_ports {
+            let pty = Pty::open()?;
+            let link = shared.dir.join(format!("modem{index}.port{k}"));
+            make_link(pty.path(), &link)?;
+            links.push(link);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        r = pty.read(&mut buf) => if r.is_err() { break },
+                    }
+                }
+            });
+        }
+        if let Ok(mut info) = slot.info.lock() {
+            info.extra_ports = links;
+        }
+        Ok(ExtraPorts { stop })
+    }
+
+    fn close(&self, shared: &Shared, index: usize) {
+        self.stop.cancel();
+        if let Some(slot) = shared.slots.get(index)
+            && let Ok(info) = slot.info.lock()
+        {
+            for link in &info.extra_ports {
+                let _ = std::fs::remove_file(link);
+            }
+        }
+    }
+}
+
+impl Drop for ExtraPorts {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 struct ModemTask {
     index: usize,
     shared: Arc<Shared>,
     engine: Engine,
     port: Option<Port>,
+    extra: ExtraPorts,
     rx: mpsc::UnboundedReceiver<ModemCmd>,
     report_status: u8,
 }
@@ -773,6 +838,7 @@ impl ModemTask {
 
     fn unplug(&mut self) {
         self.port = None;
+        self.extra.close(&self.shared, self.index);
         let slot = &self.shared.slots[self.index];
         if let Ok(mut info) = slot.info.lock() {
             info.plugged = false;
@@ -794,6 +860,7 @@ impl ModemTask {
             info.plugged = true;
         }
         self.port = Some(Port::new(pty));
+        self.extra = ExtraPorts::open(&self.shared, self.index)?;
         self.shared.events.emit(self.index, "replug", json!({}));
         self.shared.write_manifest();
         Ok(())

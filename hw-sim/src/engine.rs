@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::codec;
 use crate::fault::{DelayProfile, FaultSet, cms};
 use crate::identity::Identity;
-use crate::profile::{EmptyRead, Profile};
+use crate::profile::{EmptyRead, MID_RESPONSE_PERIOD, Profile};
 use crate::v250::{self, Arg, Command, ExtKind};
 
 /// V.250 §6.2.1: S3, the command line termination character.
@@ -304,6 +304,8 @@ struct Settings {
     cmms: u8,
     cfun: u8,
     smsc: String,
+    /// Huawei `^CURC`: periodic vendor URCs on.
+    curc: bool,
 }
 
 /// Static configuration of one engine.
@@ -348,6 +350,8 @@ pub struct Engine {
     next_flood: Option<Instant>,
     counters: Counters,
     storage_full_announced: bool,
+    /// Responses with information text so far (for mid-response URCs).
+    info_responses: u64,
 }
 
 impl Engine {
@@ -373,6 +377,7 @@ impl Engine {
             next_flood,
             counters: Counters::default(),
             storage_full_announced: false,
+            info_responses: 0,
             cfg,
         }
     }
@@ -395,6 +400,7 @@ impl Engine {
             cmms: 0,
             cfun: 1,
             smsc: cfg.smsc.clone(),
+            curc: true,
         }
     }
 
@@ -920,6 +926,12 @@ impl Engine {
         self.mode = Mode::Booting {
             until: now + REBOOT_TIME,
         };
+        self.next_flood = self
+            .cfg
+            .profile
+            .flood
+            .as_ref()
+            .map(|f| now + REBOOT_TIME + f.every);
         Step {
             output: Vec::new(),
             effects: vec![Effect::Rebooted],
@@ -951,10 +963,12 @@ impl Engine {
             line: text.clone(),
             commands: commands.len(),
         });
+        let mut had_info = false;
         for cmd in commands {
             self.counters.commands += 1;
             let mut lines = Vec::new();
             let result = self.execute(&cmd, &mut lines, now, step);
+            had_info |= !lines.is_empty();
             self.info(&mut step.output, &lines);
             match result {
                 Flow::Done(Final::Ok) => {}
@@ -963,6 +977,13 @@ impl Engine {
                     return;
                 }
                 Flow::Suspended => return,
+            }
+        }
+        if had_info && let Some(urc) = self.cfg.profile.mid_response_urc {
+            self.info_responses += 1;
+            if self.settings.curc && self.info_responses % MID_RESPONSE_PERIOD == 0 {
+                // Huawei sticks are known to slip ^RSSI between the information text and the OK.
+                self.urc_bytes(&mut step.output, &[urc.to_string()]);
             }
         }
         self.final_result(&mut step.output, Final::Ok);
@@ -1535,6 +1556,17 @@ impl Engine {
                     self.storage_full_announced = false;
                 }
             }
+            // ---- Huawei periodic URC switch (HUAWEI AT Command Interface Specification, ^CURC)
+            ("^CURC", Set(_)) => {
+                let on = arg(0).num().unwrap_or(1) != 0;
+                self.settings.curc = on;
+                self.next_flood = match (&self.cfg.profile.flood, on) {
+                    (Some(f), true) => Some(now + f.every),
+                    _ => None,
+                };
+            }
+            ("^CURC", Read) => lines.push(format!("^CURC: {}", u8::from(self.settings.curc))),
+            ("^CURC", Test) => lines.push("^CURC: (0-1)".into()),
             // ---- USSD
             ("+CUSD", Read) => lines.push("+CUSD: 1".into()),
             ("+CUSD", Test) => lines.push("+CUSD: (0-2)".into()),
@@ -1559,7 +1591,7 @@ impl Engine {
             // ---- indicators and vendor switches that daemons send and that only need an OK
             (
                 "+CMER" | "+CIND" | "+CRC" | "+CLIP" | "+CSSN" | "+CR" | "+IFC" | "+ICF" | "+IPR" | "+CTZU"
-                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX" | "^CURC"
+                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX"
                 | "+QURCCFG" | "+QINDCFG" | "+CPBS" | "+CGDCONT" | "+WIND" | "+CGSMS" | "+CCLK",
                 Set(_) | Test,
             ) => {}

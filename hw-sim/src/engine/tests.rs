@@ -380,3 +380,48 @@ fn garbage_fault_adds_noise() {
     assert!(out.len() > b"AT\r\r\nOK\r\n".len());
     assert!(out.ends_with(b"AT\r\r\nOK\r\n"));
 }
+
+#[test]
+fn huawei_slips_urcs_into_responses_until_curc_0() {
+    let (mut e, now) = engine(ProfileName::HuaweiE3372);
+    e.input(b"ATE0\r", now);
+    let answers: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&e.input(b"AT+CSQ\r", now).output).to_string())
+        .collect();
+    assert_eq!(answers[0], "\r\n+CSQ: 21,99\r\n\r\nOK\r\n");
+    assert_eq!(answers[3], "\r\n+CSQ: 21,99\r\n\r\n^RSSI:19\r\n\r\nOK\r\n");
+    assert_eq!(e.input(b"AT^CURC=0\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(e.next_deadline(), None, "no more floods");
+    for _ in 0..4 {
+        assert_eq!(e.input(b"AT+CSQ\r", now).output, b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n");
+    }
+}
+
+#[test]
+fn text_mode_send_and_read() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CMGF=1;+CNMI=2,1,0,0,0\r", now);
+    assert_eq!(e.input(b"AT+CMGS=\"+48600000001\"\r", now).output, b"\r\n> ");
+    // 27.005 §3.5.1: CR inside the text gives a new prompt.
+    assert_eq!(e.input(b"line one\r", now).output, b"\r\n> ");
+    let step = e.input(b"line two\x1a", now);
+    assert_eq!(
+        String::from_utf8_lossy(&step.output),
+        "\r\n+CMGS: 0\r\n\r\nOK\r\n"
+    );
+    assert!(
+        matches!(&step.effects[..], [Effect::SubmittedText { to, text, .. }] if to == "+48600000001" && text == "line one\nline two")
+    );
+    let (pdu, len) = deliver_pdu();
+    e.deliver(&pdu, len);
+    let read = String::from_utf8_lossy(&e.input(b"AT+CMGR=1\r", now).output).to_string();
+    assert!(
+        read.starts_with("\r\n+CMGR: \"REC UNREAD\",\"+48501002200\",,\"26/11/10,07:00:00+00\"\r\nhi\r\n"),
+        "{read:?}"
+    );
+    let list = String::from_utf8_lossy(&e.input(b"AT+CMGL=\"ALL\"\r", now).output).to_string();
+    assert!(
+        list.starts_with("\r\n+CMGL: 1,\"REC READ\",\"+48501002200\""),
+        "{list:?}"
+    );
+}
