@@ -1626,7 +1626,14 @@ impl Engine {
 
     fn prompt_done(&mut self, purpose: PromptFor, data: Vec<u8>, now: Instant, step: &mut Step) {
         match purpose {
-            PromptFor::SendPdu { len } => match parse_pdu_input(&data, len) {
+            PromptFor::SendPdu { len } => match parse_pdu_input(&data, len).and_then(|(pdu, tpdu)| {
+                // A modem's firmware parses the TPDU before it goes out; garbage is refused here.
+                if is_submit(&tpdu) && codec::decode_submit(&tpdu).is_ok() {
+                    Ok((pdu, tpdu))
+                } else {
+                    Err(cms::INVALID_PDU_PARAMETER)
+                }
+            }) {
                 Ok((_, tpdu)) => self.start_send(tpdu, "+CMGS", now, step),
                 Err(code) => {
                     self.counters.send_failures += 1;

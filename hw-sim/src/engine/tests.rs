@@ -425,3 +425,46 @@ fn text_mode_send_and_read() {
         "{list:?}"
     );
 }
+
+#[test]
+fn undecodable_pdus_are_refused() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0\r", now);
+    for bad in [
+        "00zz\x1a",
+        "0000\x1a",
+        "0004000B918406000000F10000FF05E8329BFD06\x1a",
+    ] {
+        e.input(b"AT+CMGS=1\r", now);
+        let out = e.input(bad.as_bytes(), now).output;
+        assert_eq!(out, b"\r\n+CMS ERROR: 304\r\n", "{bad:?}");
+    }
+}
+
+proptest::proptest! {
+    /// Whatever a DTE writes, the modem answers without panicking and keeps answering `AT` afterwards.
+    #[test]
+    fn any_input_is_survived(chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..16)) {
+        for profile in [ProfileName::Generic, ProfileName::HuaweiE3372] {
+            let (mut e, now) = engine(profile);
+            for c in &chunks {
+                e.input(c, now);
+                let _ = e.on_timer(now + Duration::from_secs(10));
+            }
+            // Leave any prompt and finish any line, then the modem must answer.
+            e.input(b"\x1b\r", now);
+            let later = now + Duration::from_secs(60);
+            let _ = e.on_timer(later);
+            let out = e.input(b"AT\r", later).output;
+            let text = String::from_utf8_lossy(&out).to_string();
+            proptest::prop_assert!(text.ends_with("OK\r\n") || text.ends_with("0\r") || text.is_empty() || text.ends_with("ERROR\r\n"), "{text:?}");
+        }
+    }
+
+    /// The command-line parser never panics.
+    #[test]
+    fn parser_never_panics(line in "\\PC{0,80}") {
+        let _ = crate::v250::parse_line(&line);
+        let _ = crate::v250::split_args(&line);
+    }
+}
