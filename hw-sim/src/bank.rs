@@ -886,20 +886,6 @@ impl ModemTask {
                 Effect::Submitted { mr, tpdu } => {
                     self.shared.submitted(self.index, mr, &tpdu, self.report_status)
                 }
-                Effect::SubmittedText {
-                    mr,
-                    to,
-                    text,
-                    status_report,
-                } => match codec::submit_pdu(&to, &text, status_report) {
-                    Some(mut tpdu) => {
-                        if let Some(b) = tpdu.get_mut(1) {
-                            *b = mr;
-                        }
-                        self.shared.submitted(self.index, mr, &tpdu, self.report_status);
-                    }
-                    None => tracing::warn!(modem = self.index, "cannot encode a text-mode SMS"),
-                },
                 Effect::UnknownCommand(cmd) => {
                     tracing::info!(modem = self.index, command = %cmd, "unknown AT command answered ERROR");
                     events.emit(self.index, "unknown-command", json!({ "command": cmd }));

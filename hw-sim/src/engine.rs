@@ -93,17 +93,6 @@ pub enum Effect {
         /// The TPDU octets.
         tpdu: Vec<u8>,
     },
-    /// A text-mode send: the modem built no PDU, the bank encodes one.
-    SubmittedText {
-        /// TP-Message-Reference answered in `+CMGS`.
-        mr: u8,
-        /// Destination address as typed.
-        to: String,
-        /// The text.
-        text: String,
-        /// TP-SRR from `+CSMP` (first octet bit 5).
-        status_report: bool,
-    },
     /// A send failed with this `+CMS ERROR`.
     SendFailed {
         /// The error code.
@@ -469,7 +458,8 @@ impl Engine {
     // ---------------------------------------------------------------- output helpers
 
     fn info(&self, out: &mut Vec<u8>, lines: &[String]) {
-        if lines.is_empty() || self.settings.quiet {
+        // V.250 §6.2.5: ATQ1 suppresses result codes only; information text is still sent.
+        if lines.is_empty() {
             return;
         }
         if self.settings.verbose {
@@ -1644,7 +1634,7 @@ impl Engine {
             PromptFor::SendText { to } => {
                 let text = String::from_utf8_lossy(&data).to_string();
                 let status_report = self.settings.csmp[0] & codec::TP_SRR_BIT != 0;
-                self.start_text_send(to, text, status_report, now, step);
+                self.start_text_send(&to, &text, status_report, now, step);
             }
             PromptFor::WritePdu { len, stat } => match parse_pdu_input(&data, len) {
                 Ok((pdu, _)) => self.write_stored(pdu, len, stat, step),
@@ -1692,23 +1682,18 @@ impl Engine {
         self.schedule_send(mr, effect, verb, now, step);
     }
 
-    fn start_text_send(
-        &mut self,
-        to: String,
-        text: String,
-        status_report: bool,
-        now: Instant,
-        step: &mut Step,
-    ) {
-        let mr = self.next_mr;
-        self.next_mr = self.next_mr.wrapping_add(1);
-        let effect = Effect::SubmittedText {
-            mr,
-            to,
-            text,
-            status_report,
-        };
-        self.schedule_send(mr, effect, "+CMGS", now, step);
+    fn start_text_send(&mut self, to: &str, text: &str, status_report: bool, now: Instant, step: &mut Step) {
+        // The modem builds the SMS-SUBMIT itself in text mode (27.005 §3.5.1); one part at most.
+        match codec::submit_pdu(to, text, status_report) {
+            Some(tpdu) => self.start_send(tpdu, "+CMGS", now, step),
+            None => {
+                self.counters.send_failures += 1;
+                step.effects.push(Effect::SendFailed {
+                    code: cms::INVALID_TEXT_PARAMETER,
+                });
+                self.final_result(&mut step.output, Final::Cms(cms::INVALID_TEXT_PARAMETER));
+            }
+        }
     }
 
     fn schedule_send(&mut self, mr: u8, effect: Effect, verb: &'static str, now: Instant, step: &mut Step) {

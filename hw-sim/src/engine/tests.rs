@@ -409,9 +409,8 @@ fn text_mode_send_and_read() {
         String::from_utf8_lossy(&step.output),
         "\r\n+CMGS: 0\r\n\r\nOK\r\n"
     );
-    assert!(
-        matches!(&step.effects[..], [Effect::SubmittedText { to, text, .. }] if to == "+48600000001" && text == "line one\nline two")
-    );
+    assert!(matches!(&step.effects[..], [Effect::Submitted { mr: 0, tpdu }]
+            if crate::codec::decode_submit(tpdu).is_ok_and(|d| d.to == "+48600000001" && d.text == "line one\nline two")));
     let (pdu, len) = deliver_pdu();
     e.deliver(&pdu, len);
     let read = String::from_utf8_lossy(&e.input(b"AT+CMGR=1\r", now).output).to_string();
@@ -467,4 +466,27 @@ proptest::proptest! {
         let _ = crate::v250::parse_line(&line);
         let _ = crate::v250::split_args(&line);
     }
+}
+
+#[test]
+fn quiet_mode_drops_result_codes_only() {
+    check(
+        ProfileName::Generic,
+        &[
+            ("ATQ1\r", ""),
+            ("AT+CGMI\r", "\r\nhw-sim\r\n"),
+            ("AT+NOPE\r", ""),
+            ("ATQ0\r", "\r\nOK\r\n"),
+        ],
+    );
+}
+
+#[test]
+fn text_mode_refuses_what_does_not_fit_one_part() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CMGF=1\r", now);
+    e.input(b"AT+CMGS=\"+48600000001\"\r", now);
+    let long = "x".repeat(200);
+    let out = e.input(format!("{long}\x1a").as_bytes(), now).output;
+    assert_eq!(out, b"\r\n+CMS ERROR: 305\r\n");
 }
