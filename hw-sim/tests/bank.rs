@@ -160,10 +160,10 @@ async fn binary_prints_the_guide_and_ctl_drives_it() {
     ])
     .await;
     assert!(injected.contains("\"parts\":1"), "{injected}");
-    let urc = String::from_utf8_lossy(&p.read_for(Duration::from_millis(500)).await).to_string();
+    let urc = p.read_until("+CMTI:", 1, Duration::from_secs(5)).await;
     assert_eq!(urc, "\r\n+CMTI: \"SM\",1\r\n");
     ctl(vec!["fault".into(), "0".into(), "sim-removed".into()]).await;
-    let _ = p.read_for(Duration::from_millis(200)).await;
+    let _ = p.read_until("NOT INSERTED\r\n", 1, Duration::from_secs(5)).await;
     assert_eq!(p.cmd("AT+CPIN?").await, "\r\nERROR\r\n");
     ctl(vec!["clear".into(), "0".into()]).await;
     let status = ctl(vec!["status".into(), "0".into()]).await;

@@ -321,3 +321,24 @@ impl AtPort {
         self.port.read(buf).await
     }
 }
+
+impl AtPort {
+    /// Reads until `needle` has been seen `times` times (then returns everything read), or fails after
+    /// `dur`: robust against a loaded machine, unlike fixed read windows.
+    pub async fn read_until(&mut self, needle: &str, times: usize, dur: Duration) -> String {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + dur;
+        let mut buf = [0u8; 1024];
+        loop {
+            let text = String::from_utf8_lossy(&self.pending).to_string();
+            if text.matches(needle).count() >= times {
+                self.pending.clear();
+                return text;
+            }
+            match tokio::time::timeout_at(deadline, self.port.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.pending.extend_from_slice(&buf[..n]),
+                _ => panic!("waited {dur:?} for {times}× {needle:?}, got {text:?}"),
+            }
+        }
+    }
+}
