@@ -223,9 +223,10 @@ impl Bank {
             path: config.dir.clone(),
             source,
         })?;
+        let stop = CancellationToken::new();
         let (events, events_task) = match &config.event_log {
             Some(path) => {
-                let (sink, task) = EventSink::open(path).await?;
+                let (sink, task) = EventSink::open(path, stop.clone()).await?;
                 (sink, Some(task))
             }
             None => (EventSink::none(), None),
@@ -294,7 +295,7 @@ impl Bank {
             dir: config.dir.clone(),
             report_delay: config.report_delay,
             smsc: config.smsc.clone(),
-            tasks_stop: CancellationToken::new(),
+            tasks_stop: stop,
         });
         let mut tasks = Vec::new();
         for (index, ((engine, pty), rx)) in engines.into_iter().zip(ptys).zip(receivers).enumerate() {

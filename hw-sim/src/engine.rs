@@ -1555,6 +1555,9 @@ impl Engine {
                     _ => None,
                 };
             }
+            // Huawei ^PORTSEL selects which port gets URCs; gammu sends it to Huawei devices.
+            ("^PORTSEL", Set(_) | Test) => {}
+            ("^PORTSEL", Read) => lines.push("^PORTSEL: 0".into()),
             ("^CURC", Read) => lines.push(format!("^CURC: {}", u8::from(self.settings.curc))),
             ("^CURC", Test) => lines.push("^CURC: (0-1)".into()),
             // ---- USSD

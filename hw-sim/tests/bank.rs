@@ -90,7 +90,12 @@ async fn every_event_goes_to_the_json_lines_log() {
     })
     .await;
     assert!(kinds.contains(&"stored".to_string()), "{kinds:?}");
-    bank.shutdown().await;
+    // A handle still alive must not keep shutdown (or the log writer) waiting.
+    let held = bank.control();
+    tokio::time::timeout(Duration::from_secs(5), bank.shutdown())
+        .await
+        .expect("shutdown finishes");
+    assert!(held.inject_sms(0, "x", "y").is_err(), "the bank is gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,3 +105,50 @@ async fn gammu_getallsms_reads_injected_messages() {
     );
     bank.shutdown().await;
 }
+
+/// gammu knows the families' quirks (it sends `AT^CURC=0` and `AT^PORTSEL=1` to Huawei, copes with
+/// `ERROR` on SIMCom's empty slots): each profile sends and reads SMS with it.
+async fn gammu_with_profile(profile: hw_sim::ProfileName) {
+    let (bank, dir) = bank(2, |c| c.profiles = vec![profile, hw_sim::ProfileName::Generic]).await;
+    let modems = bank.modems();
+    let rc = gammurc(dir.path(), &modems[0].link);
+    let out = gammu(
+        &rc,
+        &["sendsms", "TEXT", &modems[1].number, "-text", "via a real family"],
+    )
+    .await;
+    assert!(out.contains("OK, message reference="), "{out}");
+    let sent = bank.control().sent_texts(0).expect("sent");
+    assert_eq!(sent[0].text, "via a real family");
+    bank.control()
+        .inject_sms(0, "+48500100200", "inbound to the family")
+        .expect("inject");
+    let out = gammu(&rc, &["getallsms"]).await;
+    assert!(out.contains("inbound to the family"), "{profile}: {out}");
+    bank.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_with_quectel() {
+    gammu_with_profile(hw_sim::ProfileName::QuectelEc25).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_with_simcom() {
+    gammu_with_profile(hw_sim::ProfileName::SimcomSim800).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_with_huawei() {
+    gammu_with_profile(hw_sim::ProfileName::HuaweiE3372).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_with_telit() {
+    gammu_with_profile(hw_sim::ProfileName::Telit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gammu_with_sierra() {
+    gammu_with_profile(hw_sim::ProfileName::Sierra).await;
+}
