@@ -30,6 +30,8 @@ use crate::pty::Pty;
 const WRITE_QUEUE: usize = 256;
 /// Bits per byte on an 8N1 serial line (start + 8 data + stop), for the slow-baud fault.
 const BITS_PER_BYTE: u64 = 10;
+/// Sent messages kept per modem for [`Control::sent_messages`]; older ones are dropped.
+pub const SENT_LOG_CAP: usize = 10_000;
 /// TS 23.040 §9.2.3.15: TP-Status 0x00, "short message received by the SME".
 pub const STATUS_DELIVERED: u8 = 0x00;
 
@@ -362,17 +364,28 @@ impl Bank {
     }
 
     /// Stops every task, closes the PTYs and removes the links and the manifest.
-    pub async fn shutdown(self) {
-        for slot in &self.shared.slots {
-            let _ = slot.tx.send(ModemCmd::Shutdown);
-        }
-        for task in self.tasks {
+    pub async fn shutdown(mut self) {
+        self.stop_tasks();
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
         self.shared.tasks_stop.cancel();
-        if let Some(t) = self.control_task {
+        if let Some(t) = self.control_task.take() {
             let _ = t.await;
         }
+        self.remove_files();
+        if let Some(t) = self.events_task.take() {
+            let _ = t.await;
+        }
+    }
+
+    fn stop_tasks(&self) {
+        for slot in &self.shared.slots {
+            let _ = slot.tx.send(ModemCmd::Shutdown);
+        }
+    }
+
+    fn remove_files(&self) {
         for slot in &self.shared.slots {
             if let Ok(info) = slot.info.lock() {
                 let _ = std::fs::remove_file(&info.link);
@@ -382,16 +395,27 @@ impl Bank {
             }
         }
         let _ = std::fs::remove_file(self.shared.dir.join("manifest.json"));
-        drop(self.shared);
-        if let Some(t) = self.events_task {
-            let _ = t.await;
+    }
+}
+
+impl Drop for Bank {
+    /// A bank dropped without [`Bank::shutdown`] still stops its tasks (they close their PTYs on their own)
+    /// and removes its links, so no stale `modemN` points at a dead PTY.
+    fn drop(&mut self) {
+        if self.tasks.is_empty() {
+            return;
         }
+        self.stop_tasks();
+        self.shared.tasks_stop.cancel();
+        self.remove_files();
     }
 }
 
 /// Creates or replaces a symlink atomically (a DTE never sees it missing while it is being replaced).
 fn make_link(target: &Path, link: &Path) -> Result<(), SimError> {
-    let tmp = link.with_extension("new");
+    let mut tmp_name = link.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".new");
+    let tmp = link.with_file_name(tmp_name);
     let _ = std::fs::remove_file(&tmp);
     let err = |source| SimError::Link {
         path: link.to_path_buf(),
@@ -476,6 +500,11 @@ impl Shared {
         if let Ok(slot) = self.slot(from)
             && let Ok(mut log) = slot.sent.lock()
         {
+            if log.len() >= SENT_LOG_CAP {
+                // A long-running bank keeps the newest messages only.
+                let excess = log.len() + 1 - SENT_LOG_CAP;
+                log.drain(..excess);
+            }
             log.push(sent.clone());
         }
         let Some(to) = sent.to.clone() else { return };

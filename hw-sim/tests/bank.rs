@@ -175,3 +175,24 @@ async fn binary_prints_the_guide_and_ctl_drives_it() {
     assert!(status.contains("\"sim_removed\":false"), "{status}");
     child.kill().await.ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_bank_removes_its_links_and_closes_ports() {
+    let (bank, _dir) = bank(1, |_| {}).await;
+    let link = bank.modems()[0].link.clone();
+    let mut p = AtPort::open(&link);
+    assert!(p.cmd("AT").await.ends_with("OK\r\n"));
+    drop(bank);
+    assert!(!link.exists());
+    let mut buf = [0u8; 16];
+    let ended = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match p.read_raw(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the port closes when the bank goes away");
+}
