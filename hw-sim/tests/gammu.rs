@@ -73,9 +73,28 @@ async fn gammu_sendsms_ascii_extension_ucs2_and_concatenated() {
     assert_eq!(texts, cases.iter().map(|c| c.0.as_str()).collect::<Vec<_>>());
     assert!(sent.iter().all(|m| m.to == to), "{sent:?}");
     assert_eq!(sent[3].parts, 2, "300 GSM-7 characters take 2 parts of 153");
-    // The virtual network delivered them to modem 1, which stored them (default CNMI mt=0).
+    // The virtual network delivered them to modem 1, which stored them (default CNMI mt=0): read them
+    // there as a DTE would and join the parts.
     let counters = bank.control().counters(1).await.expect("counters");
     assert_eq!(counters.received, 1 + 1 + 1 + 2);
+    let mut port = common::AtPort::open(&modems[1].link);
+    port.cmd("ATE0").await;
+    let listing = port.cmd("AT+CMGL=4").await;
+    let mut reassembler = smsgate_pdu::Reassembler::new(Duration::from_secs(60));
+    let mut received = Vec::new();
+    for line in listing
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('+') && *l != "OK")
+    {
+        let smsgate_pdu::Pdu::Deliver(d) = smsgate_pdu::decode_hex(line).expect("a DELIVER") else {
+            panic!("not a DELIVER: {line}")
+        };
+        assert_eq!(d.originator.to_string(), modems[0].number);
+        if let Some(done) = reassembler.push(d, std::time::Instant::now()) {
+            received.push(done.text());
+        }
+    }
+    assert_eq!(received, cases.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
     bank.shutdown().await;
 }
 
