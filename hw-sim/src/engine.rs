@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::codec;
 use crate::fault::{DelayProfile, FaultSet, cms};
 use crate::identity::Identity;
-use crate::profile::{EmptyRead, Profile};
+use crate::profile::{EmptyRead, MID_RESPONSE_PERIOD, Profile};
 use crate::v250::{self, Arg, Command, ExtKind};
 
 /// V.250 §6.2.1: S3, the command line termination character.
@@ -92,17 +92,6 @@ pub enum Effect {
         mr: u8,
         /// The TPDU octets.
         tpdu: Vec<u8>,
-    },
-    /// A text-mode send: the modem built no PDU, the bank encodes one.
-    SubmittedText {
-        /// TP-Message-Reference answered in `+CMGS`.
-        mr: u8,
-        /// Destination address as typed.
-        to: String,
-        /// The text.
-        text: String,
-        /// TP-SRR from `+CSMP` (first octet bit 5).
-        status_report: bool,
     },
     /// A send failed with this `+CMS ERROR`.
     SendFailed {
@@ -304,6 +293,8 @@ struct Settings {
     cmms: u8,
     cfun: u8,
     smsc: String,
+    /// Huawei `^CURC`: periodic vendor URCs on.
+    curc: bool,
 }
 
 /// Static configuration of one engine.
@@ -348,6 +339,8 @@ pub struct Engine {
     next_flood: Option<Instant>,
     counters: Counters,
     storage_full_announced: bool,
+    /// Responses with information text so far (for mid-response URCs).
+    info_responses: u64,
 }
 
 impl Engine {
@@ -373,6 +366,7 @@ impl Engine {
             next_flood,
             counters: Counters::default(),
             storage_full_announced: false,
+            info_responses: 0,
             cfg,
         }
     }
@@ -395,6 +389,7 @@ impl Engine {
             cmms: 0,
             cfun: 1,
             smsc: cfg.smsc.clone(),
+            curc: true,
         }
     }
 
@@ -463,7 +458,8 @@ impl Engine {
     // ---------------------------------------------------------------- output helpers
 
     fn info(&self, out: &mut Vec<u8>, lines: &[String]) {
-        if lines.is_empty() || self.settings.quiet {
+        // V.250 §6.2.5: ATQ1 suppresses result codes only; information text is still sent.
+        if lines.is_empty() {
             return;
         }
         if self.settings.verbose {
@@ -920,6 +916,12 @@ impl Engine {
         self.mode = Mode::Booting {
             until: now + REBOOT_TIME,
         };
+        self.next_flood = self
+            .cfg
+            .profile
+            .flood
+            .as_ref()
+            .map(|f| now + REBOOT_TIME + f.every);
         Step {
             output: Vec::new(),
             effects: vec![Effect::Rebooted],
@@ -951,10 +953,12 @@ impl Engine {
             line: text.clone(),
             commands: commands.len(),
         });
+        let mut had_info = false;
         for cmd in commands {
             self.counters.commands += 1;
             let mut lines = Vec::new();
             let result = self.execute(&cmd, &mut lines, now, step);
+            had_info |= !lines.is_empty();
             self.info(&mut step.output, &lines);
             match result {
                 Flow::Done(Final::Ok) => {}
@@ -963,6 +967,13 @@ impl Engine {
                     return;
                 }
                 Flow::Suspended => return,
+            }
+        }
+        if had_info && let Some(urc) = self.cfg.profile.mid_response_urc {
+            self.info_responses += 1;
+            if self.settings.curc && self.info_responses % MID_RESPONSE_PERIOD == 0 {
+                // Huawei sticks are known to slip ^RSSI between the information text and the OK.
+                self.urc_bytes(&mut step.output, &[urc.to_string()]);
             }
         }
         self.final_result(&mut step.output, Final::Ok);
@@ -1535,6 +1546,20 @@ impl Engine {
                     self.storage_full_announced = false;
                 }
             }
+            // ---- Huawei periodic URC switch (HUAWEI AT Command Interface Specification, ^CURC)
+            ("^CURC", Set(_)) => {
+                let on = arg(0).num().unwrap_or(1) != 0;
+                self.settings.curc = on;
+                self.next_flood = match (&self.cfg.profile.flood, on) {
+                    (Some(f), true) => Some(now + f.every),
+                    _ => None,
+                };
+            }
+            // Huawei ^PORTSEL selects which port gets URCs; gammu sends it to Huawei devices.
+            ("^PORTSEL", Set(_) | Test) => {}
+            ("^PORTSEL", Read) => lines.push("^PORTSEL: 0".into()),
+            ("^CURC", Read) => lines.push(format!("^CURC: {}", u8::from(self.settings.curc))),
+            ("^CURC", Test) => lines.push("^CURC: (0-1)".into()),
             // ---- USSD
             ("+CUSD", Read) => lines.push("+CUSD: 1".into()),
             ("+CUSD", Test) => lines.push("+CUSD: (0-2)".into()),
@@ -1559,7 +1584,7 @@ impl Engine {
             // ---- indicators and vendor switches that daemons send and that only need an OK
             (
                 "+CMER" | "+CIND" | "+CRC" | "+CLIP" | "+CSSN" | "+CR" | "+IFC" | "+ICF" | "+IPR" | "+CTZU"
-                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX" | "^CURC"
+                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX"
                 | "+QURCCFG" | "+QINDCFG" | "+CPBS" | "+CGDCONT" | "+WIND" | "+CGSMS" | "+CCLK",
                 Set(_) | Test,
             ) => {}
@@ -1594,7 +1619,14 @@ impl Engine {
 
     fn prompt_done(&mut self, purpose: PromptFor, data: Vec<u8>, now: Instant, step: &mut Step) {
         match purpose {
-            PromptFor::SendPdu { len } => match parse_pdu_input(&data, len) {
+            PromptFor::SendPdu { len } => match parse_pdu_input(&data, len).and_then(|(pdu, tpdu)| {
+                // A modem's firmware parses the TPDU before it goes out; garbage is refused here.
+                if is_submit(&tpdu) && codec::decode_submit(&tpdu).is_ok() {
+                    Ok((pdu, tpdu))
+                } else {
+                    Err(cms::INVALID_PDU_PARAMETER)
+                }
+            }) {
                 Ok((_, tpdu)) => self.start_send(tpdu, "+CMGS", now, step),
                 Err(code) => {
                     self.counters.send_failures += 1;
@@ -1605,7 +1637,7 @@ impl Engine {
             PromptFor::SendText { to } => {
                 let text = String::from_utf8_lossy(&data).to_string();
                 let status_report = self.settings.csmp[0] & codec::TP_SRR_BIT != 0;
-                self.start_text_send(to, text, status_report, now, step);
+                self.start_text_send(&to, &text, status_report, now, step);
             }
             PromptFor::WritePdu { len, stat } => match parse_pdu_input(&data, len) {
                 Ok((pdu, _)) => self.write_stored(pdu, len, stat, step),
@@ -1653,23 +1685,18 @@ impl Engine {
         self.schedule_send(mr, effect, verb, now, step);
     }
 
-    fn start_text_send(
-        &mut self,
-        to: String,
-        text: String,
-        status_report: bool,
-        now: Instant,
-        step: &mut Step,
-    ) {
-        let mr = self.next_mr;
-        self.next_mr = self.next_mr.wrapping_add(1);
-        let effect = Effect::SubmittedText {
-            mr,
-            to,
-            text,
-            status_report,
-        };
-        self.schedule_send(mr, effect, "+CMGS", now, step);
+    fn start_text_send(&mut self, to: &str, text: &str, status_report: bool, now: Instant, step: &mut Step) {
+        // The modem builds the SMS-SUBMIT itself in text mode (27.005 §3.5.1); one part at most.
+        match codec::submit_pdu(to, text, status_report) {
+            Some(tpdu) => self.start_send(tpdu, "+CMGS", now, step),
+            None => {
+                self.counters.send_failures += 1;
+                step.effects.push(Effect::SendFailed {
+                    code: cms::INVALID_TEXT_PARAMETER,
+                });
+                self.final_result(&mut step.output, Final::Cms(cms::INVALID_TEXT_PARAMETER));
+            }
+        }
     }
 
     fn schedule_send(&mut self, mr: u8, effect: Effect, verb: &'static str, now: Instant, step: &mut Step) {

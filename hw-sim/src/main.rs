@@ -54,6 +54,9 @@ struct RunArgs {
     /// Milliseconds between the network accepting an SMS and its status report.
     #[arg(long, default_value_t = 200)]
     report_delay_ms: u64,
+    /// TP-Status of status reports (0 delivered; 69 = 0x45 unknown subscriber, TS 23.040 §9.2.3.15).
+    #[arg(long, default_value_t = 0)]
+    report_status: u8,
     /// Append every event as a JSON line to this file.
     #[arg(long)]
     event_log: Option<PathBuf>,
@@ -136,6 +139,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         pin: args.pin.clone(),
         report_delay: Duration::from_millis(args.report_delay_ms),
         event_log: args.event_log.clone(),
+        report_status: args.report_status,
         ..BankConfig::default()
     })
     .await
