@@ -492,11 +492,33 @@ impl Actor {
                     self.note_ack_offline(what, stored);
                 }
                 req = self.rx.recv(), if self.rx_open => match req {
+                    Some(Request::At { line, reply }) => {
+                        let result = self.raw_at_offline(&line).await;
+                        let _ = reply.send(result);
+                    }
                     Some(req) => self.reject(req),
                     None => self.rx_open = false,
                 },
             }
         }
+    }
+
+    /// Raw AT while the modem is out of service (failed: no SIM, PIN rejected, PUK needed): technicians
+    /// need exactly then to talk to it. The port is opened for this one command.
+    async fn raw_at_offline(&mut self, line: &str) -> Result<AtReply, ModemError> {
+        let port = Port::open(&self.cfg.port, self.cfg.baud)
+            .map_err(|e| ModemError::Port(format!("open {}: {e}", self.cfg.port.display())))?;
+        self.port = Some(port);
+        let cmd = Raw(line.to_owned());
+        let secret = is_pin_command(line);
+        let result = self
+            .transact(&cmd.line(), cmd.expect(), self.cfg.timeouts.network, secret)
+            .await;
+        self.port = None;
+        self.urcs.clear();
+        result
+            .map(|(lines, result)| AtReply { lines, result })
+            .map_err(|e| e.to_modem_error())
     }
 
     fn note_ack_offline(&mut self, what: AckFor, stored: bool) {
@@ -1276,7 +1298,7 @@ impl Actor {
             Request::At { line, reply } => {
                 let limit = self.cfg.timeouts.network;
                 let cmd = Raw(line);
-                let secret = cmd.0.trim_start().to_ascii_uppercase().starts_with("AT+CPIN=");
+                let secret = is_pin_command(&cmd.0);
                 let result = self.transact(&cmd.line(), cmd.expect(), limit, secret).await;
                 let follow = follow_up(&result);
                 let _ = reply.send(
@@ -1503,6 +1525,15 @@ async fn next_or_pending(port: Option<&mut Port>) -> Option<std::io::Result<Fram
         Some(port) => port.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a raw command line carries a PIN or PUK (never logged).
+fn is_pin_command(line: &str) -> bool {
+    let up = line.trim_start().to_ascii_uppercase();
+    up.starts_with("AT+CPIN=")
+        || up.starts_with("AT+CPIN2=")
+        || up.starts_with("AT+CLCK")
+        || up.starts_with("AT+CPWD")
 }
 
 /// Boot notices that only come after a (re)start, unlike `^BOOT` (Huawei keep-alive) or `SMS DONE` (late

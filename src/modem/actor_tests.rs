@@ -415,10 +415,13 @@ async fn pin_entered_once_and_never_burnt() {
     assert_eq!(r.fake.with(|f| f.pin_tries), 1);
     drop(r);
 
-    // No PIN configured.
+    // No PIN configured: the technician enters it by raw AT while the modem is failed, and it comes up.
     let r = rig_with(locked, |_| {});
     let s = until(&r.handle, "failed", |s| s.phase == ModemPhase::Failed).await;
     assert!(s.last_error.unwrap().contains("none configured"));
+    let reply = r.handle.at("AT+CPIN=\"1234\"").await.unwrap();
+    assert_eq!(reply.result, crate::at::FinalResult::Ok);
+    ready(&r.handle).await;
 }
 
 #[tokio::test]
