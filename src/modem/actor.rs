@@ -224,6 +224,9 @@ impl ModemSender for ModemHandle {
     }
 }
 
+/// Opens the port of a modem: `Port::open` for real devices; tests plug in-memory pipes here.
+pub type Opener = std::sync::Arc<dyn Fn(&Path, u32) -> std::io::Result<Port> + Send + Sync>;
+
 /// Starts the actor for one modem. It runs until `shutdown` is cancelled, reporting received SMS, status
 /// reports and state changes on `events`.
 pub fn spawn(
@@ -231,12 +234,23 @@ pub fn spawn(
     events: mpsc::Sender<ModemEvent>,
     shutdown: CancellationToken,
 ) -> ModemHandle {
+    spawn_with_opener(config, events, shutdown, std::sync::Arc::new(Port::open))
+}
+
+/// [`spawn`] with another way to open the port.
+pub fn spawn_with_opener(
+    config: ModemConfig,
+    events: mpsc::Sender<ModemEvent>,
+    shutdown: CancellationToken,
+    opener: Opener,
+) -> ModemHandle {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let name = ModemId(config.display_name());
     let initial = ModemState::new(name, config.port.display().to_string());
     let (state_tx, state_rx) = watch::channel(initial.clone());
     let (ussd, _) = broadcast::channel(8);
     let actor = Actor {
+        opener,
         cfg: config,
         state: initial,
         state_tx,
@@ -371,6 +385,7 @@ enum Wake {
 }
 
 struct Actor {
+    opener: Opener,
     cfg: ModemConfig,
     state: ModemState,
     state_tx: watch::Sender<ModemState>,
@@ -506,7 +521,7 @@ impl Actor {
     /// Raw AT while the modem is out of service (failed: no SIM, PIN rejected, PUK needed): technicians
     /// need exactly then to talk to it. The port is opened for this one command.
     async fn raw_at_offline(&mut self, line: &str) -> Result<AtReply, ModemError> {
-        let port = Port::open(&self.cfg.port, self.cfg.baud)
+        let port = (self.opener)(&self.cfg.port, self.cfg.baud)
             .map_err(|e| ModemError::Port(format!("open {}: {e}", self.cfg.port.display())))?;
         self.port = Some(port);
         let cmd = Raw(line.to_owned());
@@ -723,7 +738,7 @@ impl Actor {
         self.echo_came_back = false;
         self.registered = false;
         self.urcs.clear();
-        match Port::open(&self.cfg.port, self.cfg.baud) {
+        match (self.opener)(&self.cfg.port, self.cfg.baud) {
             Ok(port) => self.port = Some(port),
             Err(e) if is_gone(&e) || !self.cfg.port.exists() => {
                 return Err(Interrupt::Unplugged(format!(
@@ -1445,7 +1460,7 @@ impl Actor {
 
         // 2. Reopen the port (a wedged driver or USB-serial bridge often recovers this way).
         self.port = None;
-        match Port::open(&self.cfg.port, self.cfg.baud) {
+        match (self.opener)(&self.cfg.port, self.cfg.baud) {
             Ok(port) => self.port = Some(port),
             Err(e) if is_gone(&e) => return Err(Interrupt::Unplugged(format!("reopen: {e}"))),
             Err(e) => return Err(Interrupt::Failed(format!("{reason}; reopen failed: {e}"))),
