@@ -563,3 +563,30 @@ async fn discovery_starts_retires_and_reidentifies() {
     shutdown.cancel();
     bank.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_reach_the_gateway_with_the_part_mr() {
+    for (profile, cnmi) in [
+        (ProfileName::Generic, smsgate::modem::CnmiMode::Store),
+        (ProfileName::QuectelEc25, smsgate::modem::CnmiMode::Store),
+        (ProfileName::HuaweiE3372, smsgate::modem::CnmiMode::Direct),
+        (ProfileName::SimcomSim800, smsgate::modem::CnmiMode::Direct),
+    ] {
+        let mut r = rig(profile, |_| {}, |c| c.cnmi = cnmi).await;
+        ready(&r.handle).await;
+        let mut opts = SubmitOptions::new(Address::parse("+48600111222").unwrap());
+        opts.srr = true;
+        let parts = pdu::encode_submit("report please", &opts).unwrap();
+        let request =
+            SendRequest { parts: parts.into_iter().map(|p| OutgoingPart { pdu: p.pdu, tpdu_len: p.tpdu_len }).collect() };
+        let sent = r.handle.send(request).await.unwrap();
+        let ModemEvent::StatusReport { pdu: report, ack, .. } = next_message(&mut r.events).await else {
+            panic!("{profile}: expected a status report")
+        };
+        match pdu::decode(&report).unwrap() {
+            pdu::Pdu::StatusReport(sr) => assert_eq!(sr.mr, sent[0].mr, "{profile}"),
+            other => panic!("{profile}: {other:?}"),
+        }
+        ack.send(()).unwrap();
+    }
+}
