@@ -577,8 +577,15 @@ async fn status_reports_reach_the_gateway_with_the_part_mr() {
         let mut opts = SubmitOptions::new(Address::parse("+48600111222").unwrap());
         opts.srr = true;
         let parts = pdu::encode_submit("report please", &opts).unwrap();
-        let request =
-            SendRequest { parts: parts.into_iter().map(|p| OutgoingPart { pdu: p.pdu, tpdu_len: p.tpdu_len }).collect() };
+        let request = SendRequest {
+            parts: parts
+                .into_iter()
+                .map(|p| OutgoingPart {
+                    pdu: p.pdu,
+                    tpdu_len: p.tpdu_len,
+                })
+                .collect(),
+        };
         let sent = r.handle.send(request).await.unwrap();
         let ModemEvent::StatusReport { pdu: report, ack, .. } = next_message(&mut r.events).await else {
             panic!("{profile}: expected a status report")
