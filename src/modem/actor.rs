@@ -629,7 +629,7 @@ impl Actor {
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\r');
         let result = match self.write(&bytes, deadline).await {
-            Ok(()) => self.read_final(deadline, shown).await,
+            Ok(()) => self.read_final(deadline, limit, shown).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -640,19 +640,26 @@ impl Actor {
         result
     }
 
+    /// Reads up to the final result. Each information line moves the deadline to at least `per_line` from
+    /// now: a long listing on a slow line is progress, not a hang.
     async fn read_final(
         &mut self,
         deadline: Instant,
+        per_line: Duration,
         what: &str,
     ) -> Result<(Vec<String>, FinalResult), CmdError> {
         let mut info = Vec::new();
+        let mut deadline = deadline;
         loop {
             match self.next_frame(deadline, what).await? {
                 Frame::Final(result) => {
                     debug!(command = what, %result, lines = info.len(), "<-");
                     return Ok((info, result));
                 }
-                Frame::Info(line) => info.push(line),
+                Frame::Info(line) => {
+                    deadline = deadline.max(Instant::now() + per_line);
+                    info.push(line);
+                }
                 Frame::Prompt => {
                     // A prompt nobody asked for would swallow the next command as PDU text: cancel it.
                     let _ = self.write(&[ESC], deadline).await;
@@ -1397,7 +1404,7 @@ impl Actor {
             .await
             .map_err(PartFailure::BeforePdu)?;
         let (info, result) = self
-            .read_final(send_deadline, &line)
+            .read_final(send_deadline, self.cfg.timeouts.send, &line)
             .await
             .map_err(PartFailure::AfterPdu)?;
         if !result.is_ok() {
