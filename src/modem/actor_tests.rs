@@ -638,3 +638,29 @@ async fn health_polls_at_the_configured_interval() {
     assert_eq!(csq() - before, 4, "one health poll per 30 s");
     stop.cancel();
 }
+
+#[tokio::test]
+async fn ussd_menu_continuation_and_network_initiated() {
+    let r = rig_with(
+        FakeState {
+            ussd_reply: "+CUSD: 1,\"1 Balance 2 Offers\",15".into(),
+            ..FakeState::default()
+        },
+        |_| {},
+    );
+    ready(&r.handle).await;
+    let menu = r.handle.ussd("*100#").await.unwrap();
+    assert_eq!(menu.status, actor::USSD_ACTION_REQUIRED);
+    assert_eq!(menu.text.as_deref(), Some("1 Balance 2 Offers"));
+    // The answer to the menu goes out the same way and closes the session.
+    r.fake
+        .with(|f| f.ussd_reply = "+CUSD: 0,\"Balance 5.00\",15".into());
+    let answer = r.handle.ussd("1").await.unwrap();
+    assert_eq!((answer.status, answer.text.as_deref()), (0, Some("Balance 5.00")));
+    assert!(r.fake.with(|f| f.log.contains(&"AT+CUSD=1,\"1\",15".to_owned())));
+    // A session the network starts on its own reaches the subscribers.
+    let mut pushed = r.handle.ussd_notifications();
+    r.fake.urc("\r\n+CUSD: 1,\"Reply 1 to confirm\",15\r\n");
+    let got = tokio::time::timeout(WAIT, pushed.recv()).await.unwrap().unwrap();
+    assert_eq!(got.text.as_deref(), Some("Reply 1 to confirm"));
+}
