@@ -197,6 +197,9 @@ pub struct DispatchSettings {
     /// `dispatch.send_timeout_seconds`: a send the modem has not answered after this long is treated as
     /// uncertain, freeing the dispatcher's slot (default 300).
     pub send_timeout_seconds: u64,
+    /// `dispatch.shutdown_grace_seconds`: on shutdown, how long sends under way may take to finish before
+    /// they are abandoned (they become `uncertain` at the next start) (default 10).
+    pub shutdown_grace_seconds: u64,
     /// `[[dispatch.route]]`: routing rules, see [`RouteRule`].
     #[serde(rename = "route")]
     pub routes: Vec<RouteRule>,
@@ -296,6 +299,7 @@ impl Default for DispatchSettings {
             default_country_code: "48".to_owned(),
             max_parts: 10,
             send_timeout_seconds: 300,
+            shutdown_grace_seconds: 10,
             routes: Vec::new(),
         }
     }

@@ -14,9 +14,6 @@ use crate::dispatch::core::Policy;
 use crate::modem::ModemSender;
 use crate::store::Store;
 
-/// How long shutdown waits for sends under way before abandoning them (they become `uncertain`).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// Background parts started with the gateway that the caller keeps alive and stops with it.
 #[derive(Debug, Default)]
 pub struct GatewayHandles {
@@ -126,7 +123,8 @@ impl Gateway {
     /// become `uncertain` at the next start); the event loop stops; the writer commits what is queued and
     /// closes.
     pub async fn shutdown(&self) {
-        self.inner.dispatcher.shutdown(SHUTDOWN_GRACE).await;
+        let grace = Duration::from_secs(self.inner.settings.dispatch.shutdown_grace_seconds);
+        self.inner.dispatcher.shutdown(grace).await;
         self.inner.inbound.stop.cancel();
         if let Err(e) = self.inner.store.flush().await {
             tracing::warn!(error = %e, "final flush failed");
