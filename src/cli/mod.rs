@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod modem;
 pub mod pdu;
 
 /// smsgate: SMS gateway appliance service.
@@ -15,10 +16,13 @@ pub struct Cli {
 pub enum Command {
     /// Encode or decode SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::PduArgs),
+    /// Talk to a modem directly on its port: raw AT, info, send, USSD.
+    Modem(modem::ModemArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
+        Command::Modem(args) => modem::run(args),
     }
 }
