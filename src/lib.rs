@@ -5,4 +5,6 @@
 /// The SMS TPDU codec (lives in its own crate so that hw-sim can share it).
 pub use smsgate_pdu as pdu;
 
+pub mod auth;
 pub mod modem;
+pub mod tls;

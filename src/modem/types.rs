@@ -152,9 +152,17 @@ pub type StoredAck = oneshot::Sender<()>;
 #[derive(Debug)]
 pub enum ModemEvent {
     /// An SMS-DELIVER arrived (one part of a possibly concatenated message), raw octets incl. SMSC field.
-    Received { modem: ModemId, pdu: Vec<u8>, ack: StoredAck },
+    Received {
+        modem: ModemId,
+        pdu: Vec<u8>,
+        ack: StoredAck,
+    },
     /// An SMS-STATUS-REPORT arrived, raw octets incl. SMSC field.
-    StatusReport { modem: ModemId, pdu: Vec<u8>, ack: StoredAck },
+    StatusReport {
+        modem: ModemId,
+        pdu: Vec<u8>,
+        ack: StoredAck,
+    },
     /// The modem's state changed (phase, signal, identity, ...).
     State(ModemState),
 }
