@@ -6,5 +6,6 @@
 pub use smsgate_pdu as pdu;
 
 pub mod auth;
+pub mod http;
 pub mod modem;
 pub mod tls;
