@@ -1,8 +1,9 @@
 //! API tokens for machines: random, shown once, stored only as a hash, with scopes and an expiry.
 //!
-//! Format: `smsg_<id>_<secret>`: `id` (16 hex digits) is stored in clear and finds the row; `secret`
-//! (32 random octets, base64url) is stored as SHA-256. A fast hash is enough here because the secret has
-//! 256 bits of entropy: nothing to brute-force, unlike a password.
+//! Format: `smsg_<secret>` where `secret` is 32 random octets in base64url. Only SHA-256 of the whole token
+//! is stored, and the row is found by that hash. A fast hash is enough here because the token has 256
+//! bits of entropy: there is nothing to brute-force, unlike a password; and looking a row up by the hash
+//! of a secret leaks nothing useful through timing.
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -11,62 +12,51 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// Prefix of every token, so secret scanners and humans recognise one.
 pub const TOKEN_PREFIX: &str = "smsg_";
-const ID_OCTETS: usize = 8;
 const SECRET_OCTETS: usize = 32;
 
 /// A freshly generated token. `plaintext` is shown to the user once and never stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub plaintext: String,
-    pub id: String,
-    pub secret_hash: String,
+    /// What the store keeps: [`hash_token`] of `plaintext`.
+    pub hash: String,
 }
 
 impl fmt::Debug for NewToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewToken")
-            .field("id", &self.id)
+            .field("hash", &self.hash)
             .finish_non_exhaustive()
     }
 }
 
 /// Generates a token.
 pub fn generate() -> NewToken {
-    let id = hex::encode(rand::random::<[u8; ID_OCTETS]>());
-    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; SECRET_OCTETS]>());
+    let plaintext = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; SECRET_OCTETS]>())
+    );
     NewToken {
-        plaintext: format!("{TOKEN_PREFIX}{id}_{secret}"),
-        secret_hash: hash_secret(&secret),
-        id,
+        hash: hash_token(&plaintext),
+        plaintext,
     }
 }
 
-/// Splits a presented token into (id, secret); `None` when it is not shaped like one of ours.
-pub fn parse(token: &str) -> Option<(&str, &str)> {
-    let rest = token.strip_prefix(TOKEN_PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let id_ok = id.len() == ID_OCTETS * 2 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    let secret_ok = URL_SAFE_NO_PAD
-        .decode(secret)
-        .is_ok_and(|s| s.len() == SECRET_OCTETS);
-    (id_ok && secret_ok).then_some((id, secret))
+/// True when `token` is shaped like one of ours (cheap pre-check before a store lookup).
+pub fn is_well_formed(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|secret| {
+        URL_SAFE_NO_PAD
+            .decode(secret)
+            .is_ok_and(|s| s.len() == SECRET_OCTETS)
+    })
 }
 
-/// SHA-256 of the secret part, hex.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// Compares a presented secret with a stored hash in constant time.
-pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    hash_secret(secret)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+/// SHA-256 of the whole token, hex: the value stored and looked up.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// What a token may do. An empty set on a token means "everything its account may do".
@@ -162,32 +152,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generate_parse_match() {
+    fn generate_and_check() {
         let t = generate();
-        let (id, secret) = parse(&t.plaintext).unwrap();
-        assert_eq!(id, t.id);
-        assert!(secret_matches(secret, &t.secret_hash));
-        assert!(!secret_matches("x", &t.secret_hash));
-        assert!(!t.secret_hash.contains(secret));
+        assert!(is_well_formed(&t.plaintext));
+        assert_eq!(hash_token(&t.plaintext), t.hash);
+        assert!(!t.hash.contains(&t.plaintext[5..]));
         assert_ne!(generate().plaintext, t.plaintext);
         assert!(
-            !format!("{t:?}").contains(secret),
-            "Debug must not reveal the secret"
+            !format!("{t:?}").contains(&t.plaintext),
+            "Debug must not reveal the token"
         );
     }
 
     #[test]
-    fn parse_rejects_malformed() {
+    fn malformed_tokens() {
         let good = generate().plaintext;
         for bad in [
             "",
             "smsg_",
-            "smsg_abc_def",
-            "tok_0123456789abcdef_x",
+            "smsg_abc",
+            "tok_x",
             &good[..good.len() - 1],
             &good.replace("smsg_", ""),
         ] {
-            assert_eq!(parse(bad), None, "{bad:?}");
+            assert!(!is_well_formed(bad), "{bad:?}");
         }
     }
 

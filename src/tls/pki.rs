@@ -163,6 +163,33 @@ impl ApplianceCa {
     }
 }
 
+impl ApplianceCa {
+    /// Issues a client certificate (EKU clientAuth) with `common_name` as subject CN, valid for `validity`;
+    /// returns (cert PEM, key PEM). Binding it to an account is the caller's business (issue 7).
+    pub fn issue_client(
+        &self,
+        common_name: &str,
+        validity: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(String, String), TlsError> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        dn.push(DnType::OrganizationName, "smsgate client");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = now - CLOCK_SKEW;
+        params.not_after = now + validity;
+        params.serial_number = Some(random_serial());
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer()?)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
 impl ApplianceCerts {
     /// Makes sure `dir` holds a CA and a valid server certificate covering `wanted_sans` plus
     /// [`DEFAULT_SANS`]; creates or re-issues what is missing.
