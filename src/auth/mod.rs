@@ -5,6 +5,7 @@
 //! Stage 1 of the three authentication stages (login + password or token) is complete here; stages 2 and 3
 //! (client certificate, IP pool) get their inputs from [`crate::tls::ConnectionInfo`] (peer address and
 //! certificate chain, both known per request) and are checked after stage 1 has named the account.
+pub mod authenticator;
 pub mod cache;
 pub mod password;
 pub mod throttle;
@@ -13,6 +14,10 @@ pub mod token;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+pub use authenticator::{
+    AccountDirectory, AccountRecord, AuthFailure, AuthMethod, Authenticator, AuthenticatorSettings,
+    DirFuture, DirectoryError, Identity, TokenRecord,
+};
 pub use cache::CredentialCache;
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation, generate_password};
 pub use throttle::{LoginThrottle, ThrottlePolicy, Verdict};

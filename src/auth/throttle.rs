@@ -202,6 +202,36 @@ impl LoginThrottle {
         records.remove(&ThrottleKey::Address(addr));
     }
 
+    /// Like [`LoginThrottle::check`] for requests that name no login (API tokens).
+    pub fn check_address(&self, addr: IpAddr) -> Verdict {
+        let now = Instant::now();
+        match self.lock().get(&ThrottleKey::Address(addr)) {
+            Some(r) if r.blocked_until > now => Verdict::Wait {
+                retry_after: r.blocked_until - now,
+                locked: r.failures >= self.address.lockout_after,
+            },
+            _ => Verdict::Allow,
+        }
+    }
+
+    /// Records a failure that names no login (a bad API token).
+    pub fn record_address_failure(&self, addr: IpAddr) {
+        let now = Instant::now();
+        let policy = self.address;
+        let mut records = self.lock();
+        let record = records.entry(ThrottleKey::Address(addr)).or_insert(Record {
+            failures: 0,
+            last_failure: now,
+            blocked_until: now,
+        });
+        if now.duration_since(record.last_failure) >= policy.window && record.blocked_until <= now {
+            record.failures = 0;
+        }
+        record.failures = record.failures.saturating_add(1);
+        record.last_failure = now;
+        record.blocked_until = now + policy.delay_after(record.failures);
+    }
+
     /// Clears a lockout (admin `account unlock`).
     pub fn unlock(&self, login: &str) {
         self.lock().remove(&ThrottleKey::Login(login.to_lowercase()));
