@@ -7,8 +7,11 @@ pub use smsgate_pdu as pdu;
 
 pub mod app;
 pub mod at;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod http;
 pub mod modem;
 pub mod store;
+pub mod tls;
