@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 
 pub mod modem;
 pub mod pdu;
+pub mod serve;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -18,11 +19,14 @@ pub enum Command {
     Pdu(pdu::PduArgs),
     /// Talk to a modem directly on its port: raw AT, info, send, USSD.
     Modem(modem::ModemArgs),
+    /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
         Command::Modem(args) => modem::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
