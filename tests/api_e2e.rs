@@ -555,7 +555,7 @@ async fn kannel_sendsms_with_curl() {
             get(&format!(
                 "username=alice&password={pw}&to=%2B48600100200&text=Hello+Kannel"
             )),
-            get(&format!("username=alice&password=wrong&to=%2B48600100200&text=x")),
+            get("username=alice&password=wrong&to=%2B48600100200&text=x"),
             get(&format!("username=alice&password={pw}&text=x")),
             get(&format!("username=alice&password={pw}&to=&text=x")),
             get(&format!("username=alice&password={pw}&to=12ab&text=x")),
