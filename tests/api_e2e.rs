@@ -618,6 +618,99 @@ async fn kannel_sendsms_with_curl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kannel_dlr_url_is_called_back() {
+    let gw = start().await;
+    // A plain-HTTP DLR receiver, like most Kannel integrations run.
+    let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = Router::new().route(
+        "/dlr",
+        axum::routing::get({
+            let hits = hits.clone();
+            move |uri: axum::http::Uri| async move {
+                hits.lock().unwrap().push(uri.query().unwrap_or("").to_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dlr_port = listener.local_addr().unwrap().port();
+    tokio::spawn(smsgate::tls::acceptor::run_plain(
+        listener,
+        app,
+        gw.shutdown.clone(),
+    ));
+    let client = smsgate::http::client::outbound_client(&[], Duration::from_secs(5)).unwrap();
+    tokio::spawn(smsgate::http::kannel::run_dlr_worker(
+        gw.gateway.clone(),
+        client,
+        gw.shutdown.clone(),
+    ));
+    gw.gateway
+        .attach_modem(Arc::new(InstantModem), "default", true)
+        .await
+        .unwrap();
+
+    let (ca, port) = (gw.ca.clone(), gw.addr.port());
+    let status = tokio::task::spawn_blocking(move || {
+        let dlr_url = format!("http://127.0.0.1:{dlr_port}/dlr?type=%d&to=%p&from=%P&answer=%A&ts=%T");
+        let send = |mask: &str, to: &str| {
+            let out = tool("curl")
+                .args(["-sS", "--cacert"])
+                .arg(&ca)
+                .args(["-G", "-w", "%{http_code}"])
+                .args([
+                    "--data-urlencode",
+                    "username=alice",
+                    "--data-urlencode",
+                    &format!("password={PASSWORD}"),
+                ])
+                .args([
+                    "--data-urlencode",
+                    &format!("to={to}"),
+                    "--data-urlencode",
+                    "text=dlr me",
+                    "--data-urlencode",
+                ])
+                .arg(format!("dlr-mask={mask}"))
+                .args([
+                    "--data-urlencode",
+                    &format!("dlr-url={dlr_url}"),
+                    "--data-urlencode",
+                    "from=Shop",
+                ])
+                .arg(format!("https://localhost:{port}/cgi-bin/sendsms"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        // Mask 8 (SMSC success) is called back; mask 16 (SMSC reject) is not, since the send succeeds.
+        (send("8", "+48600100200"), send("16", "+48600100201"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        status,
+        (
+            "0: Accepted for delivery202".into(),
+            "0: Accepted for delivery202".into()
+        )
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while hits.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no DLR callback");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let hits = hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(
+        hits[0].starts_with("type=8&to=%2B48600100200&from=Shop&answer=ACK%2F&ts="),
+        "{}",
+        hits[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_matches_router_and_docs_need_no_cdn() {
     let gw = start().await;
     let http = gw.http();

@@ -219,6 +219,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let client = smsgate::http::client::outbound_client(&[], webhook_timeout)?;
     let worker = tokio::spawn(smsgate::http::webhooks::run_worker(
         gateway.clone(),
+        client.clone(),
+        shutdown.clone(),
+    ));
+    let dlr_worker = tokio::spawn(smsgate::http::kannel::run_dlr_worker(
+        gateway.clone(),
         client,
         shutdown.clone(),
     ));
@@ -251,6 +256,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while servers.join_next().await.is_some() {}
         let _ = worker.await;
+        let _ = dlr_worker.await;
     })
     .await;
     if drained.is_err() {
