@@ -3,159 +3,22 @@
 //! and the `curl` binary. Modems are test doubles attached to the dispatcher.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::{MAX_BODY, PASSWORD, assert_problem, start, tool};
 use serde_json::{Value, json};
-use smsgate::app::{Gateway, Role};
-use smsgate::auth::{Authenticator, AuthenticatorSettings, LoginThrottle, PasswordHasher};
-use smsgate::config::Settings;
-use smsgate::http::caller::GatewayDirectory;
-use smsgate::http::{ApiState, OPENAPI_JSON, api_routes, router, webhooks};
+use smsgate::http::{OPENAPI_JSON, api_routes, webhooks};
 use smsgate::modem::{ModemId, ModemSender, PartSent, SendFuture, SendRequest};
 use smsgate::tls::config::read_certs;
 use smsgate::tls::{ClientCertMode, ServerCertificate, TlsServer, server_config};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-
-const PASSWORD: &str = "correct horse battery staple";
-const MAX_BODY: usize = 64 * 1024;
-
-struct Gw {
-    base: String,
-    addr: SocketAddr,
-    ca: PathBuf,
-    gateway: Gateway,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gw {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn start() -> Gw {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default_with_data_dir(dir.path());
-    settings.http.max_body_bytes = MAX_BODY;
-    let (gateway, _) = Gateway::open(settings).await.unwrap();
-    let hasher = PasswordHasher::insecure_fast();
-    for (login, role) in [
-        ("alice", Role::Client),
-        ("bob", Role::Client),
-        ("carol", Role::Client),
-        ("root", Role::Admin),
-    ] {
-        gateway
-            .create_account(None, login, hasher.hash(PASSWORD).unwrap(), role)
-            .await
-            .unwrap();
-    }
-    let auth = Arc::new(Authenticator::new(
-        Box::new(GatewayDirectory(gateway.clone())),
-        hasher,
-        LoginThrottle::default(),
-        &AuthenticatorSettings::default(),
-    ));
-    let certificate = ServerCertificate::prepare(None, &dir.path().join("tls"), &[]).unwrap();
-    let tls = Arc::new(server_config(Arc::clone(&certificate.resolver), ClientCertMode::Request).unwrap());
-    let app = router(ApiState {
-        gateway: gateway.clone(),
-        auth,
-        max_body_bytes: MAX_BODY,
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(TlsServer::new(tls).run(listener, app, shutdown.clone()));
-    Gw {
-        base: format!("https://localhost:{}", addr.port()),
-        addr,
-        ca: certificate.ca_cert.clone().unwrap(),
-        gateway,
-        shutdown,
-        _dir: dir,
-    }
-}
-
-fn client(ca: &std::path::Path) -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in read_certs(ca).unwrap() {
-        roots.add(c).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(smsgate::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(config)
-        .build()
-        .unwrap()
-}
-
-impl Gw {
-    fn http(&self) -> reqwest::Client {
-        client(&self.ca)
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-    async fn send_as(&self, login: &str, body: Value) -> reqwest::Response {
-        self.http()
-            .post(self.url("/api/v1/messages"))
-            .basic_auth(login, Some(PASSWORD))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-    async fn list_as(&self, login: &str, query: &str) -> Value {
-        let r = self
-            .http()
-            .get(self.url(&format!("/api/v1/messages{query}")))
-            .basic_auth(login, Some(PASSWORD))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-}
-
-/// Asserts a problem+json answer with `status` naming `field`.
-async fn assert_problem(response: reqwest::Response, status: u16, field: Option<&str>) -> Value {
-    assert_eq!(response.status().as_u16(), status, "{:?}", response.headers());
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    let json: Value = response.json().await.unwrap();
-    assert_eq!(json["status"], status);
-    if let Some(f) = field {
-        assert_eq!(json["field"], f, "{json}");
-    }
-    json
-}
-
-fn tool(name: &str) -> Command {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .unwrap();
-    assert!(
-        found.status.success(),
-        "`{name}` is required by this test: install it (tests/run-all.sh does)"
-    );
-    Command::new(name)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_basic_and_token_and_failures() {
