@@ -168,7 +168,7 @@ fn first_start_login_reload_stop_restart() {
 
     // Second start: same CA, same admin (no new password printed), the old password still works.
     let ca_before = std::fs::read(&ca).unwrap();
-    let mut serve = spawn(&config, Some("ignored because admin exists"));
+    let mut serve = spawn(&config, Some("ignored: that account exists already"));
     let base = between(&serve.wait_for("API:"), "https://", "/api/v1/").to_owned();
     assert!(
         !serve
@@ -214,4 +214,86 @@ fn admin_password_from_environment_must_satisfy_policy() {
         String::from_utf8_lossy(&out.stderr).contains("SMSGATE_ADMIN_PASSWORD"),
         "{out:?}"
     );
+}
+
+#[test]
+fn serve_with_simulated_modems_sends_for_real() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\ndata_dir = {:?}\n[http]\nlisten = [\"127.0.0.1:0\"]\n",
+            dir.path().join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let password = "a long enough operator passphrase";
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smsgate"));
+    cmd.args(["serve", "--sim", "2", "--config"]).arg(&config);
+    let mut serve = {
+        // Reuse the spawner with the extra flag: build the child by hand.
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("SMSGATE_ADMIN_PASSWORD", password);
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Serve {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    };
+    let base = between(&serve.wait_for("API:"), "https://", "/api/v1/").to_owned();
+    let ca_line = serve.wait_for("appliance CA certificate");
+    let ca = ca_line.rsplit_once(": ").unwrap().1.to_owned();
+    assert!(
+        !serve
+            .seen
+            .iter()
+            .any(|l| l.contains("first admin account created")),
+        "password came from the env"
+    );
+    let auth = format!("admin:{password}");
+    let sent = curl(&[
+        "-sS",
+        "--fail",
+        "--cacert",
+        &ca,
+        "-u",
+        &auth,
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"to":"+48600100200","text":"Cześć z serve --sim 😀","delivery_report":true}"#,
+        &format!("https://{base}/api/v1/messages"),
+    ]);
+    let id = between(&sent, "\"id\":\"", "\"").to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let m = curl(&[
+            "-sS",
+            "--cacert",
+            &ca,
+            "-u",
+            &auth,
+            &format!("https://{base}/api/v1/messages/{id}"),
+        ]);
+        if m.contains("\"status\":\"delivered\"") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered: {m}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    serve.signal("TERM");
+    serve.wait_for("smsgate stopped");
+    assert!(serve.child.wait().unwrap().success());
 }
