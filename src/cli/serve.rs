@@ -253,7 +253,7 @@ async fn run_started(
     ));
 
     print_banner(
-        &settings,
+        settings,
         &https_addrs,
         &redirect_addrs,
         certificate.ca_cert.as_deref(),
