@@ -5,5 +5,6 @@
 /// The SMS TPDU codec (lives in its own crate so that hw-sim can share it).
 pub use smsgate_pdu as pdu;
 
+pub mod http;
 pub mod modem;
 pub mod ops;

@@ -1,0 +1,3 @@
+//! The HTTP surfaces of the gateway.
+
+pub mod soap;

@@ -1,0 +1,3 @@
+//! SOAP SSL API (`/soap/v1`).
+
+pub mod xml;
