@@ -54,8 +54,8 @@ impl FaultCode {
             FaultCode::NotFound => "not-found",
             FaultCode::Conflict => "conflict",
             FaultCode::RateLimited => "rate-limited",
-            FaultCode::PayloadTooLarge => "payload-too-large",
-            FaultCode::MalformedRequest => "malformed-request",
+            FaultCode::PayloadTooLarge => "too-large",
+            FaultCode::MalformedRequest => "malformed",
             FaultCode::UnsupportedOperation => "unsupported-operation",
             FaultCode::Unavailable => "unavailable",
             FaultCode::Internal => "internal",
@@ -85,7 +85,8 @@ impl FaultCode {
     }
 }
 
-/// Prefix of the problem type URIs (REST `type` member of problem+json, SOAP `SmsGateFault/type`).
+/// Prefix of the problem type URIs (REST `type` member of problem+json, SOAP `SmsGateFault/type`);
+/// the same as `http::problem`'s.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:smsgate:problem:";
 
 /// A SOAP Fault to send back.
