@@ -30,6 +30,8 @@ pub enum FaultCode {
     RateLimited,
     /// The request body is over the size limit.
     PayloadTooLarge,
+    /// The request's content type is not a SOAP media type.
+    UnsupportedMediaType,
     /// Not a SOAP envelope we can read (XML refused, no Body, ...).
     MalformedRequest,
     /// The Body names an operation this service does not have.
@@ -56,6 +58,7 @@ impl FaultCode {
             FaultCode::RateLimited => "rate-limited",
             FaultCode::PayloadTooLarge => "too-large",
             FaultCode::MalformedRequest => "malformed",
+            FaultCode::UnsupportedMediaType => "unsupported-media-type",
             FaultCode::UnsupportedOperation => "unsupported-operation",
             FaultCode::Unavailable => "unavailable",
             FaultCode::Internal => "internal",
@@ -129,13 +132,16 @@ impl Fault {
 
     /// The HTTP status that carries this fault: WS-I BP 1.1 R1126 wants 500 for every SOAP 1.1 fault;
     /// the SOAP 1.2 HTTP binding (part 2 §7.5.2.2) maps `env:Sender` to 400 and others to 500. An
-    /// over-size body is 413 for both, as it is refused before it is read as SOAP.
+    /// over-size body (413) or a body that is not SOAP (415) is refused before it is read as SOAP.
     pub fn http_status(&self, version: SoapVersion) -> u16 {
         const INTERNAL_SERVER_ERROR: u16 = 500;
         const BAD_REQUEST: u16 = 400;
         const PAYLOAD_TOO_LARGE: u16 = 413;
-        if self.code == FaultCode::PayloadTooLarge {
-            return PAYLOAD_TOO_LARGE;
+        const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
+        match self.code {
+            FaultCode::PayloadTooLarge => return PAYLOAD_TOO_LARGE,
+            FaultCode::UnsupportedMediaType => return UNSUPPORTED_MEDIA_TYPE,
+            _ => {}
         }
         match version {
             SoapVersion::V11 => INTERNAL_SERVER_ERROR,
@@ -294,5 +300,6 @@ mod tests {
         check(FaultCode::Internal, 500, 500);
         check(FaultCode::Unavailable, 500, 500);
         check(FaultCode::PayloadTooLarge, 413, 413);
+        check(FaultCode::UnsupportedMediaType, 415, 415);
     }
 }

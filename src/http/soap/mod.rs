@@ -11,9 +11,13 @@
 
 pub mod envelope;
 pub mod fault;
+pub mod handler;
 pub mod ops;
 pub mod writer;
 pub mod xml;
+
+pub use fault::{Fault, FaultCode};
+pub use handler::{SoapBackend, SoapCredentials, soap_router};
 
 /// Target namespace of the service's WSDL and schema.
 pub const TNS: &str = "urn:smsgate:soap:v1";
