@@ -22,10 +22,14 @@ pub const MAX_RECIPIENTS: usize = 1000;
 pub const MAX_DELETE_IDS: usize = 1000;
 /// Largest page of ListMessages / GetInbox (the XSD's `PageSize`).
 pub const MAX_PAGE_SIZE: u32 = 1000;
-/// Longest clientReference / idempotencyKey / USSD code (the XSD's `Token`).
+/// Longest group name, cursor or USSD code (the XSD's `Token`).
 const MAX_TOKEN_LEN: usize = 128;
-/// Priority bounds (the XSD's `Priority`).
-const PRIORITY_RANGE: std::ops::RangeInclusive<i32> = -100..=100;
+/// Longest clientReference (the XSD's `ClientReference`, the REST API's `client_ref`).
+const MAX_CLIENT_REF: usize = 256;
+/// Longest idempotencyKey (the XSD's `IdempotencyKey`, the REST API's `Idempotency-Key`).
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Priority bounds (the XSD's `Priority`, the REST API's `priority`).
+const PRIORITY_RANGE: std::ops::RangeInclusive<i32> = -10..=10;
 
 /// The operations, in WSDL order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +108,8 @@ pub enum EncodingPolicy {
     Gsm7,
     /// Always UCS-2.
     Ucs2,
+    /// GSM 7-bit with look-alikes for characters outside it.
+    Gsm7Transliterate,
 }
 
 /// A SendSms request.
@@ -154,6 +160,10 @@ pub enum Request {
     ListMessages {
         /// Only messages in this status (an XSD `MessageStatus` value).
         status: Option<String>,
+        /// Only messages to this recipient.
+        recipient: Option<String>,
+        /// Only messages with this client reference.
+        client_reference: Option<String>,
         /// Paging.
         page: Page,
     },
@@ -164,6 +174,8 @@ pub enum Request {
     },
     /// GetInbox.
     GetInbox {
+        /// Only messages from this originator.
+        originator: Option<String>,
         /// Paging.
         page: Page,
     },
@@ -246,8 +258,8 @@ pub fn parse_request(payload: &Element) -> Result<(Operation, Request), Fault> {
                 send_at: f.opt_parsed("sendAt", parse_date_time)?,
                 validity: f.opt_parsed("validity", parse_duration)?,
                 delivery_report: f.opt_parsed("deliveryReport", parse_bool)?,
-                client_reference: f.opt_string("clientReference", MAX_TOKEN_LEN)?,
-                idempotency_key: f.opt_string("idempotencyKey", MAX_TOKEN_LEN)?,
+                client_reference: f.opt_string("clientReference", MAX_CLIENT_REF)?,
+                idempotency_key: f.opt_parsed("idempotencyKey", parse_idempotency_key)?,
             })
         }
         Operation::GetMessageStatus | Operation::CancelMessage => {
@@ -260,15 +272,29 @@ pub fn parse_request(payload: &Element) -> Result<(Operation, Request), Fault> {
             }
         }
         Operation::ListMessages => {
-            let f = Fields::read(payload, &[("status", 1), ("limit", 1), ("cursor", 1)])?;
+            let f = Fields::read(
+                payload,
+                &[
+                    ("status", 1),
+                    ("recipient", 1),
+                    ("clientReference", 1),
+                    ("limit", 1),
+                    ("cursor", 1),
+                ],
+            )?;
             Request::ListMessages {
                 status: f.opt_parsed("status", parse_status)?,
+                recipient: f.opt_string("recipient", MAX_TOKEN_LEN)?,
+                client_reference: f.opt_string("clientReference", MAX_CLIENT_REF)?,
                 page: f.page()?,
             }
         }
         Operation::GetInbox => {
-            let f = Fields::read(payload, &[("limit", 1), ("cursor", 1)])?;
-            Request::GetInbox { page: f.page()? }
+            let f = Fields::read(payload, &[("originator", 1), ("limit", 1), ("cursor", 1)])?;
+            Request::GetInbox {
+                originator: f.opt_string("originator", MAX_TOKEN_LEN)?,
+                page: f.page()?,
+            }
         }
         Operation::DeleteInbox => {
             let f = Fields::read(payload, &[("id", MAX_DELETE_IDS)])?;
@@ -445,8 +471,18 @@ fn parse_encoding(v: &str) -> Result<EncodingPolicy, String> {
         "auto" => Ok(EncodingPolicy::Auto),
         "gsm7" => Ok(EncodingPolicy::Gsm7),
         "ucs2" => Ok(EncodingPolicy::Ucs2),
-        _ => Err("must be one of auto, gsm7, ucs2".into()),
+        "gsm7-transliterate" => Ok(EncodingPolicy::Gsm7Transliterate),
+        _ => Err("must be one of auto, gsm7, ucs2, gsm7-transliterate".into()),
     }
+}
+
+fn parse_idempotency_key(v: &str) -> Result<String, String> {
+    if v.len() > MAX_IDEMPOTENCY_KEY || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces"
+        ));
+    }
+    Ok(v.to_owned())
 }
 
 fn parse_priority(v: &str) -> Result<i32, String> {
@@ -584,12 +620,16 @@ pub struct MessageView {
     pub recipient: String,
     /// Status (an XSD `MessageStatus` value).
     pub status: String,
+    /// The text.
+    pub text: Option<String>,
     /// Routing group.
     pub group: Option<String>,
     /// Encoding used (gsm7 / ucs2).
     pub encoding: Option<String>,
     /// Number of SMS parts.
     pub parts: Option<u32>,
+    /// Send attempts so far.
+    pub attempts: Option<u32>,
     /// Priority.
     pub priority: Option<i32>,
     /// Whether a delivery report was requested.
@@ -794,9 +834,11 @@ fn write_message(p: &mut Payload, name: &str, m: &MessageView) {
         .leaf("id", &m.id)
         .leaf("recipient", &m.recipient)
         .leaf("status", &m.status)
+        .opt_leaf("text", m.text.as_deref())
         .opt_leaf("group", m.group.as_deref())
         .opt_leaf("encoding", m.encoding.as_deref())
         .opt_leaf("parts", m.parts)
+        .opt_leaf("attempts", m.attempts)
         .opt_leaf("priority", m.priority)
         .opt_leaf("deliveryReport", m.delivery_report)
         .opt_leaf("clientReference", m.client_reference.as_deref())
@@ -920,6 +962,8 @@ line 2</s:text>
                 "<ListMessages><status>delivered</status><limit>10</limit><cursor>c</cursor></ListMessages>",
                 Request::ListMessages {
                     status: Some("delivered".into()),
+                    recipient: None,
+                    client_reference: None,
                     page: Page {
                         limit: Some(10),
                         cursor: Some("c".into()),
@@ -930,12 +974,15 @@ line 2</s:text>
                 "<ListMessages/>",
                 Request::ListMessages {
                     status: None,
+                    recipient: None,
+                    client_reference: None,
                     page: Page::default(),
                 },
             ),
             (
                 "<GetInbox><limit>1</limit></GetInbox>",
                 Request::GetInbox {
+                    originator: None,
                     page: Page {
                         limit: Some(1),
                         cursor: None,
@@ -984,7 +1031,11 @@ line 2</s:text>
             ),
             (send(&format!("{base}<encoding>latin1</encoding>")), "encoding"),
             (send(&format!("{base}<priority>high</priority>")), "priority"),
-            (send(&format!("{base}<priority>101</priority>")), "priority"),
+            (send(&format!("{base}<priority>11</priority>")), "priority"),
+            (
+                send(&format!("{base}<idempotencyKey>a b</idempotencyKey>")),
+                "idempotencyKey",
+            ),
             (
                 send(&format!("{base}<sendAt>2026-11-25T09:00:00</sendAt>")),
                 "sendAt",
@@ -1000,7 +1051,7 @@ line 2</s:text>
             (
                 send(&format!(
                     "{base}<clientReference>{}</clientReference>",
-                    "r".repeat(129)
+                    "r".repeat(257)
                 )),
                 "clientReference",
             ),
