@@ -1,6 +1,8 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod pdu;
+
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
 #[command(name = "smsgate", version, about)]
@@ -10,8 +12,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Encode or decode SMS PDUs (3GPP TS 23.040).
+    Pdu(pdu::PduArgs),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Pdu(args) => pdu::run(args),
+    }
 }
