@@ -1,6 +1,8 @@
 //! End-to-end tests of the TLS layer over real sockets on 127.0.0.1: protocol versions (with the `openssl`
 //! and `curl` binaries), HSTS, optional client certificates reaching the request, certificate reload
 //! without downtime, the plain-HTTP redirect listener and graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;

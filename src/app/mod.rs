@@ -9,6 +9,7 @@ mod events;
 pub mod numbers;
 mod start;
 mod submit;
+mod surfaces;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub use self::start::GatewayHandles;
 pub use self::submit::{
     EncodingChoice, MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, PRIORITY_RANGE, SubmitRequest,
 };
+pub use self::surfaces::{BatchError, KannelDlr};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;

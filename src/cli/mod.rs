@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod pdu;
+pub mod serve;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -15,10 +16,13 @@ pub struct Cli {
 pub enum Command {
     /// Encode or decode SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::PduArgs),
+    /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -362,6 +362,131 @@ pub fn expand_dlr_url(template: &str, v: &DlrValues<'_>) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// the handler
+
+use axum::extract::{Request, State};
+
+use super::ApiState;
+use super::caller::{authenticate, peer_of};
+use crate::app::{AppError, EncodingChoice, KannelDlr, SubmitRequest};
+use crate::auth::{Credentials, Scope};
+
+/// `GET/POST /cgi-bin/sendsms`.
+pub async fn sendsms(State(state): State<ApiState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let peer = peer_of(&parts);
+    let args = if parts.method == axum::http::Method::POST {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let Ok(bytes) = axum::body::to_bytes(body, state.max_body_bytes).await else {
+            return KannelReply::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
+        };
+        match content_type.as_str() {
+            "application/x-www-form-urlencoded" => {
+                let mut args = RawArgs::parse(&bytes);
+                // Kannel also reads the query string of a POST.
+                for (k, v) in RawArgs::parse(parts.uri.query().unwrap_or("").as_bytes()).0 {
+                    args.set_default(&k, v);
+                }
+                args
+            }
+            "" | "text/plain" | "application/octet-stream" => RawArgs::from_headers(&parts.headers, &bytes),
+            _ => return KannelReply::bad(replies::CONTENT_TYPE).into_response(),
+        }
+    } else {
+        RawArgs::parse(parts.uri.query().unwrap_or("").as_bytes())
+    };
+
+    // Kannel authorises first, before it looks at any other argument.
+    let Some((username, password)) = credentials(&args) else {
+        return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response();
+    };
+    let caller = match authenticate(
+        &state,
+        &Credentials::Password {
+            login: username,
+            password,
+        },
+        peer,
+    )
+    .await
+    {
+        Ok(caller) => caller,
+        Err(problem) if problem.status == StatusCode::SERVICE_UNAVAILABLE => {
+            return KannelReply::new(StatusCode::SERVICE_UNAVAILABLE, replies::TEMPORARY).into_response();
+        }
+        Err(_) => return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response(),
+    };
+    if caller.require(Scope::MessagesSend).is_err() {
+        return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response();
+    }
+    let sms = match parse(&args) {
+        Ok(sms) => sms,
+        Err(reply) => return reply.into_response(),
+    };
+    let encoding = match sms.coding {
+        None => EncodingChoice::Auto,
+        // Kannel's 7-bit coding replaces what GSM-7 cannot represent; transliteration is the kinder cousin.
+        Some(Coding::SevenBit) => EncodingChoice::Gsm7Transliterate,
+        Some(Coding::Ucs2) => EncodingChoice::Ucs2,
+        // 8-bit data messages are not offered by this gateway.
+        Some(Coding::EightBit) => return KannelReply::bad(replies::CODING).into_response(),
+    };
+    let mut request = SubmitRequest::new(sms.to.clone(), sms.text.clone());
+    request.encoding = encoding;
+    // Kannel's mask bits 1 (delivered) and 2 (undelivered) need a status report from the network.
+    request.delivery_report = sms
+        .dlr_mask
+        .is_some_and(|m| m & (dlr::DELIVERED | dlr::UNDELIVERED) != 0);
+    let result = state
+        .gateway
+        .submit_kannel(
+            &caller.principal,
+            request,
+            sms.dlr_url.clone().map(|url| KannelDlr {
+                url,
+                // Kannel calls back only for the types in the mask; no mask means no callback.
+                mask: sms.dlr_mask.unwrap_or(0),
+                sender: sms.from.clone(),
+            }),
+        )
+        .await;
+    match result {
+        Ok(messages) => {
+            tracing::info!(login = %caller.principal.login, count = messages.len(), "sendsms accepted");
+            KannelReply::new(StatusCode::ACCEPTED, replies::ACCEPTED).into_response()
+        }
+        Err(error) => kannel_error(error).into_response(),
+    }
+}
+
+/// A gateway error in Kannel's words.
+fn kannel_error(error: AppError) -> KannelReply {
+    match error {
+        AppError::Validation { field, message } => {
+            tracing::info!(%field, %message, "sendsms rejected");
+            if field.starts_with("recipients") {
+                KannelReply::bad(replies::DENIED)
+            } else {
+                KannelReply::bad(replies::CHARSET)
+            }
+        }
+        AppError::Forbidden(_) => KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED),
+        AppError::RateLimited { .. } | AppError::Unavailable(_) | AppError::Conflict(_) => {
+            KannelReply::new(StatusCode::SERVICE_UNAVAILABLE, replies::TEMPORARY)
+        }
+        AppError::NotFound(_) | AppError::Internal(_) => {
+            tracing::error!(%error, "sendsms failed");
+            KannelReply::new(StatusCode::INTERNAL_SERVER_ERROR, replies::FAILED)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 /// Prefix naming the signature algorithm.
 pub const SIGNATURE_PREFIX: &str = "sha256=";
 
-/// Retries stop this long after the event was created.
+/// Retries stop this long after the event was created (default of `webhooks.retry_hours`).
 pub const RETRY_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// Delay before the first retry; doubles with each further failure.
 pub const FIRST_RETRY: Duration = Duration::from_secs(5);
@@ -76,13 +76,128 @@ pub fn verify(
 }
 
 /// When to try again after `failures` failed attempts (1 = the first attempt failed), for an event created
-/// `age` ago. `jitter` in [0, 1) spreads retries of many events (±20 %). `None`: give up.
-pub fn next_retry(failures: u32, age: Duration, jitter: f64) -> Option<Duration> {
+/// `age` ago, giving up `retry_for` after creation. `jitter` in [0, 1) spreads retries of many events
+/// (±20 %). `None`: give up.
+pub fn next_retry(failures: u32, age: Duration, retry_for: Duration, jitter: f64) -> Option<Duration> {
     let exponent = failures.saturating_sub(1).min(31);
     let base = FIRST_RETRY.saturating_mul(1u32 << exponent).min(MAX_RETRY_DELAY);
     let factor = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
     let delay = base.mul_f64(factor);
-    (age + delay <= RETRY_FOR).then_some(delay)
+    (age + delay <= retry_for).then_some(delay)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the delivery worker
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Gateway;
+use crate::store::WebhookDelivery;
+
+/// Due deliveries fetched per round.
+const BATCH: u32 = 64;
+/// Deliveries in flight at once.
+const CONCURRENCY: usize = 16;
+/// Longest sleep when nothing is due (new events also wake the worker through the gateway's notifier).
+const MAX_IDLE: Duration = Duration::from_secs(30);
+/// Pause after a store error.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Delivers due webhook events until `shutdown`; deliveries in flight when it fires are finished.
+pub async fn run_worker(gateway: Gateway, client: reqwest::Client, shutdown: CancellationToken) {
+    let retry_for = Duration::from_secs(gateway.settings().webhooks.retry_hours.saturating_mul(3600));
+    let notify = gateway.webhooks_due();
+    loop {
+        // Registered before the query so an event written meanwhile is not missed.
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = gateway.now_ms();
+        let due = match gateway.due_webhooks(now, BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the webhook outbox");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(ERROR_PAUSE) => continue,
+                }
+            }
+        };
+        if due.is_empty() {
+            let idle = match gateway.next_webhook_due().await {
+                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(MAX_IDLE),
+                _ => MAX_IDLE,
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = &mut notified => {}
+                () = tokio::time::sleep(idle) => {}
+            }
+            continue;
+        }
+        futures::stream::iter(due)
+            .for_each_concurrent(CONCURRENCY, |delivery| {
+                deliver(&gateway, &client, delivery, retry_for)
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+    }
+}
+
+/// One attempt: POST, then record success or schedule the next try.
+async fn deliver(gateway: &Gateway, client: &reqwest::Client, d: WebhookDelivery, retry_for: Duration) {
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = sign(d.secret.as_bytes(), timestamp, d.payload.as_bytes());
+    let result = client
+        .post(&d.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(EVENT_ID_HEADER, d.event_id.to_string())
+        .header(EVENT_TYPE_HEADER, d.event_type.as_str())
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(SIGNATURE_HEADER, signature)
+        .body(d.payload.clone())
+        .send()
+        .await;
+    let failure = match result {
+        Ok(response) if response.status().is_success() => None,
+        Ok(response) => Some(format!("HTTP {}", response.status().as_u16())),
+        Err(error) => Some(error.without_url().to_string()),
+    };
+    let outcome = match failure {
+        None => {
+            tracing::debug!(event = %d.event_id, webhook = d.webhook_id.0, "webhook delivered");
+            gateway.mark_webhook_delivered(d.id).await
+        }
+        Some(error) => {
+            let age = (time::OffsetDateTime::now_utc() - d.created_at).unsigned_abs();
+            let next = next_retry(
+                d.attempts.saturating_add(1),
+                age,
+                retry_for,
+                rand::random::<f64>(),
+            );
+            match next {
+                Some(delay) => {
+                    tracing::info!(event = %d.event_id, webhook = d.webhook_id.0, %error, retry_in = ?delay, "webhook failed");
+                }
+                None => {
+                    tracing::warn!(event = %d.event_id, webhook = d.webhook_id.0, %error, "webhook given up");
+                }
+            }
+            let next_ms = next.map(|delay| {
+                gateway
+                    .now_ms()
+                    .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+            });
+            gateway.reschedule_webhook(d.id, next_ms, error).await
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::warn!(%error, event = %d.event_id, "cannot record webhook outcome");
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +246,7 @@ mod tests {
     #[test]
     fn retry_schedule() {
         let check = |failures: u32, age_s: u64, expect: Option<u64>| {
-            let got = next_retry(failures, Duration::from_secs(age_s), 0.5).map(|d| d.as_secs());
+            let got = next_retry(failures, Duration::from_secs(age_s), RETRY_FOR, 0.5).map(|d| d.as_secs());
             assert_eq!(got, expect, "failures={failures} age={age_s}");
         };
         check(1, 0, Some(5));
@@ -143,7 +258,13 @@ mod tests {
         check(30, 24 * 3600 - 100, None);
         check(1, 24 * 3600, None);
         // Jitter stays within ±20 %.
-        assert_eq!(next_retry(1, Duration::ZERO, 0.0), Some(Duration::from_secs(4)));
-        assert_eq!(next_retry(1, Duration::ZERO, 1.0), Some(Duration::from_secs(6)));
+        assert_eq!(
+            next_retry(1, Duration::ZERO, RETRY_FOR, 0.0),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            next_retry(1, Duration::ZERO, RETRY_FOR, 1.0),
+            Some(Duration::from_secs(6))
+        );
     }
 }

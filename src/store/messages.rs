@@ -319,6 +319,100 @@ fn same_number(a: &str, b: &str) -> bool {
     short.len() >= MIN_MATCH_DIGITS.min(long.len()) && long.ends_with(&short)
 }
 
+/// The body of [`Store::submit`], callable inside another write job (the Kannel shim stores its DLR
+/// subscription in the same transaction).
+pub(super) fn insert_submission(
+    conn: &Connection,
+    account: AccountId,
+    idempotency: Option<IdempotencyKey>,
+    messages: Vec<NewMessage>,
+    now: i64,
+) -> StoreResult<Submitted> {
+    if let Some(k) = &idempotency {
+        let seen: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT request_hash, message_ids FROM idempotency_keys WHERE account_id = ?1 AND key = ?2",
+            )?
+            .query_row(params![account.0, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((hash, ids)) = seen {
+            if hash != k.request_hash {
+                return Err(StoreError::Conflict(
+                    "the Idempotency-Key was already used with a different request".into(),
+                ));
+            }
+            let ids: Vec<MessageId> =
+                serde_json::from_str(&ids).map_err(|_| StoreError::bad_row("idempotency message ids"))?;
+            return Ok(Submitted::Replayed(ids));
+        }
+    }
+    let mut insert_msg = conn.prepare_cached(
+        "INSERT INTO messages (id, account_id, recipient, route_group, text, encoding, status, priority,
+             send_at, valid_until, srr, client_ref, parts, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    )?;
+    let mut insert_part = conn.prepare_cached(
+        "INSERT INTO message_parts (message_id, seq, pdu, tpdu_len, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
+    )?;
+    let mut stored = Vec::with_capacity(messages.len());
+    for m in messages {
+        let id = m.id.to_string();
+        insert_msg.execute(params![
+            id,
+            account.0,
+            m.recipient,
+            m.group,
+            m.text,
+            m.encoding.as_str(),
+            m.priority,
+            m.send_at,
+            m.valid_until,
+            m.delivery_report,
+            m.client_ref,
+            m.parts.len() as i64,
+            now
+        ])?;
+        for (i, p) in m.parts.iter().enumerate() {
+            insert_part.execute(params![
+                id,
+                (i + 1) as i64,
+                hex::encode(&p.pdu),
+                p.tpdu_len as i64
+            ])?;
+        }
+        stored.push(Message {
+            id: m.id,
+            account_id: account,
+            recipient: m.recipient,
+            group: m.group,
+            text: m.text,
+            encoding: m.encoding,
+            status: MessageStatus::Queued,
+            priority: m.priority,
+            send_at: m.send_at.map(ms_to_datetime),
+            valid_until: m.valid_until.map(ms_to_datetime),
+            delivery_report: m.delivery_report,
+            client_ref: m.client_ref,
+            parts: m.parts.len() as u32,
+            attempts: 0,
+            modem: None,
+            error: None,
+            created_at: ms_to_datetime(now),
+            updated_at: ms_to_datetime(now),
+        });
+    }
+    if let Some(k) = idempotency {
+        let ids: Vec<MessageId> = stored.iter().map(|m| m.id).collect();
+        let ids = serde_json::to_string(&ids).map_err(|_| StoreError::bad_row("message ids"))?;
+        conn.prepare_cached(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, message_ids, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![account.0, k.key, k.request_hash, ids, now])?;
+    }
+    Ok(Submitted::Created(stored))
+}
+
 impl Store {
     /// Stores accepted messages with their parts, atomically, and records the idempotency key. Returns
     /// once committed (durable).
@@ -329,87 +423,8 @@ impl Store {
         messages: Vec<NewMessage>,
         now: i64,
     ) -> StoreResult<Submitted> {
-        self.write(move |conn| {
-            if let Some(k) = &idempotency {
-                let seen: Option<(String, String)> = conn
-                    .prepare_cached(
-                        "SELECT request_hash, message_ids FROM idempotency_keys WHERE account_id = ?1 AND key = ?2",
-                    )?
-                    .query_row(params![account.0, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((hash, ids)) = seen {
-                    if hash != k.request_hash {
-                        return Err(StoreError::Conflict(
-                            "the Idempotency-Key was already used with a different request".into(),
-                        ));
-                    }
-                    let ids: Vec<MessageId> =
-                        serde_json::from_str(&ids).map_err(|_| StoreError::bad_row("idempotency message ids"))?;
-                    return Ok(Submitted::Replayed(ids));
-                }
-            }
-            let mut insert_msg = conn.prepare_cached(
-                "INSERT INTO messages (id, account_id, recipient, route_group, text, encoding, status, priority,
-                     send_at, valid_until, srr, client_ref, parts, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-            )?;
-            let mut insert_part = conn.prepare_cached(
-                "INSERT INTO message_parts (message_id, seq, pdu, tpdu_len, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
-            )?;
-            let mut stored = Vec::with_capacity(messages.len());
-            for m in messages {
-                let id = m.id.to_string();
-                insert_msg.execute(params![
-                    id,
-                    account.0,
-                    m.recipient,
-                    m.group,
-                    m.text,
-                    m.encoding.as_str(),
-                    m.priority,
-                    m.send_at,
-                    m.valid_until,
-                    m.delivery_report,
-                    m.client_ref,
-                    m.parts.len() as i64,
-                    now
-                ])?;
-                for (i, p) in m.parts.iter().enumerate() {
-                    insert_part.execute(params![id, (i + 1) as i64, hex::encode(&p.pdu), p.tpdu_len as i64])?;
-                }
-                stored.push(Message {
-                    id: m.id,
-                    account_id: account,
-                    recipient: m.recipient,
-                    group: m.group,
-                    text: m.text,
-                    encoding: m.encoding,
-                    status: MessageStatus::Queued,
-                    priority: m.priority,
-                    send_at: m.send_at.map(ms_to_datetime),
-                    valid_until: m.valid_until.map(ms_to_datetime),
-                    delivery_report: m.delivery_report,
-                    client_ref: m.client_ref,
-                    parts: m.parts.len() as u32,
-                    attempts: 0,
-                    modem: None,
-                    error: None,
-                    created_at: ms_to_datetime(now),
-                    updated_at: ms_to_datetime(now),
-                });
-            }
-            if let Some(k) = idempotency {
-                let ids: Vec<MessageId> = stored.iter().map(|m| m.id).collect();
-                let ids = serde_json::to_string(&ids).map_err(|_| StoreError::bad_row("message ids"))?;
-                conn.prepare_cached(
-                    "INSERT INTO idempotency_keys (account_id, key, request_hash, message_ids, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![account.0, k.key, k.request_hash, ids, now])?;
-            }
-            Ok(Submitted::Created(stored))
-        })
-        .await
+        self.write(move |conn| insert_submission(conn, account, idempotency, messages, now))
+            .await
     }
 
     /// One message, if visible in `scope`.

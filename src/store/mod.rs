@@ -16,6 +16,7 @@
 mod accounts;
 mod audit;
 mod inbox;
+mod kannel;
 mod messages;
 pub mod model;
 mod modems;
@@ -34,6 +35,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub use accounts::*;
 pub use audit::*;
 pub use inbox::*;
+pub use kannel::*;
 pub use messages::*;
 pub use model::*;
 pub use modems::*;

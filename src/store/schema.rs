@@ -183,7 +183,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log(at);
 "#;
 
-const MIGRATION_LIST: &[M<'static>] = &[M::up(V1)];
+const MIGRATION_LIST: &[M<'static>] = &[M::up(V1), M::up(super::kannel::V2_KANNEL_DLR)];
 
 /// All migrations, oldest first.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);
@@ -222,6 +222,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 13);
+        assert_eq!(tables, 14);
     }
 }

@@ -48,3 +48,57 @@ impl TlsError {
 pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
+
+/// The server certificate as configured: the operator's PEM files, or the appliance CA's certificate.
+#[derive(Debug)]
+pub struct ServerCertificate {
+    /// Serves the current certificate; swapped by [`ServerCertificate::reload`].
+    pub resolver: std::sync::Arc<CertResolver>,
+    /// The appliance CA certificate clients should trust (`None` with an operator certificate).
+    pub ca_cert: Option<PathBuf>,
+    /// Set when the appliance issues the certificate: its directory and wanted SANs.
+    appliance: Option<(PathBuf, Vec<String>)>,
+    /// True when the appliance CA was created by this start.
+    pub created_ca: bool,
+}
+
+impl ServerCertificate {
+    /// With `operator` = Some((cert, key)) those files are served; otherwise the appliance CA in `dir`
+    /// issues (or re-uses) a certificate for `sans` plus localhost, 127.0.0.1 and ::1.
+    pub fn prepare(
+        operator: Option<(PathBuf, PathBuf)>,
+        dir: &std::path::Path,
+        sans: &[String],
+    ) -> Result<Self, TlsError> {
+        match operator {
+            Some((cert, key)) => Ok(ServerCertificate {
+                resolver: std::sync::Arc::new(CertResolver::new(CertSource { cert, key })?),
+                ca_cert: None,
+                appliance: None,
+                created_ca: false,
+            }),
+            None => {
+                let certs = ApplianceCerts::ensure(dir, sans)?;
+                let source = CertSource {
+                    cert: certs.server_cert.clone(),
+                    key: certs.server_key.clone(),
+                };
+                Ok(ServerCertificate {
+                    resolver: std::sync::Arc::new(CertResolver::new(source)?),
+                    ca_cert: Some(certs.ca_cert),
+                    appliance: Some((dir.to_path_buf(), sans.to_vec())),
+                    created_ca: certs.created_ca,
+                })
+            }
+        }
+    }
+
+    /// Re-reads the certificate (SIGHUP): the operator's files as they are now, or the appliance certificate
+    /// re-issued if it is close to expiry. Connections keep running; on error the old certificate stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        if let Some((dir, sans)) = &self.appliance {
+            ApplianceCerts::ensure(dir, sans)?;
+        }
+        self.resolver.reload()
+    }
+}

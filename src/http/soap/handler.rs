@@ -58,11 +58,9 @@ pub trait SoapBackend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<ops::Response, Fault>> + Send;
 }
 
-/// The `/soap/v1` routes over `backend`, ready to be merged into the gateway's router.
-pub fn soap_router<B: SoapBackend>(backend: B) -> Router {
-    Router::new()
-        .route(PATH, get(contract).post(endpoint::<B>))
-        .with_state(backend)
+/// The `/soap/v1` routes, to be merged into a router whose state is the backend.
+pub fn soap_router<B: SoapBackend>() -> Router<B> {
+    Router::new().route(PATH, get(contract).post(endpoint::<B>))
 }
 
 /// `GET /soap/v1?wsdl` and `GET /soap/v1?xsd=smsgate.xsd`.
@@ -285,7 +283,7 @@ mod tests {
     }
 
     async fn call(fake: &Fake, request: Request<Body>) -> Answer {
-        let response = match soap_router(fake.clone()).oneshot(request).await {
+        let response = match soap_router().with_state(fake.clone()).oneshot(request).await {
             Ok(r) => r,
             Err(e) => match e {},
         };

@@ -6,10 +6,12 @@
 //! - [`envelope`]: SOAP version by namespace, header blocks, WS-Security UsernameToken;
 //! - [`xml`]: the hardened XML reader (no DTDs, no entities, size/depth/count limits);
 //! - [`ops`]: operation wrapper elements ↔ typed requests and responses, validation naming the element;
+//! - [`backend`]: the gateway (`http::ApiState`) as the handler's backend: REST's authentication and scopes;
 //! - [`gateway`]: operations over the application services (`app::Gateway`), errors mapped to faults;
 //! - [`fault`]: one error type for the surface, rendered as SOAP 1.1 or 1.2 Fault;
 //! - [`writer`]: response envelopes.
 
+pub mod backend;
 pub mod envelope;
 pub mod fault;
 pub mod gateway;
