@@ -51,7 +51,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Statically configured modems (`[[modem]]` entries).
     #[serde(rename = "modem")]
-    pub modems: Vec<ModemConfig>,
+    pub modems: Vec<ModemEntry>,
     /// Modem discovery.
     #[serde(rename = "modems")]
     pub modem_discovery: ModemDiscoverySettings,
@@ -108,10 +108,11 @@ pub struct AuthSettings {
     pub lockout_seconds: u64,
 }
 
-/// One `[[modem]]` entry: a modem on a fixed port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One `[[modem]]` entry: a modem on a fixed port. Turned into the modem engine's
+/// [`crate::modem::ModemConfig`] by [`ModemEntry::to_modem_config`] (engine tuning keeps its defaults).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ModemConfig {
+pub struct ModemEntry {
     /// `modem.name`: a short name shown until the IMEI is known.
     pub name: String,
     /// `modem.port`: serial device path, e.g. `/dev/serial/by-id/...` or `/dev/ttyUSB2`.
@@ -133,6 +134,37 @@ pub struct ModemConfig {
         deserialize_with = "empty_str_as_none"
     )]
     pub smsc: Option<String>,
+    /// `modem.baud`: line speed (default 115200; USB modems ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baud: Option<u32>,
+}
+
+impl ModemEntry {
+    /// The modem engine's configuration for this entry.
+    pub fn to_modem_config(&self) -> crate::modem::ModemConfig {
+        let mut c = crate::modem::ModemConfig::for_port(&self.port);
+        c.name = self.name.clone();
+        c.pin = self.pin.clone();
+        c.smsc = self.smsc.clone();
+        if let Some(b) = self.baud {
+            c.baud = b;
+        }
+        c
+    }
+}
+
+/// The PIN is a secret: never printed.
+impl std::fmt::Debug for ModemEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModemEntry")
+            .field("name", &self.name)
+            .field("port", &self.port)
+            .field("group", &self.group)
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .field("smsc", &self.smsc)
+            .field("baud", &self.baud)
+            .finish()
+    }
 }
 
 /// `[modems]`: modem discovery.
@@ -197,6 +229,9 @@ pub struct DispatchSettings {
     /// `dispatch.send_timeout_seconds`: a send the modem has not answered after this long is treated as
     /// uncertain, freeing the dispatcher's slot (default 300).
     pub send_timeout_seconds: u64,
+    /// `dispatch.shutdown_grace_seconds`: on shutdown, how long sends under way may take to finish before
+    /// they are abandoned (they become `uncertain` at the next start) (default 10).
+    pub shutdown_grace_seconds: u64,
     /// `[[dispatch.route]]`: routing rules, see [`RouteRule`].
     #[serde(rename = "route")]
     pub routes: Vec<RouteRule>,
@@ -296,6 +331,7 @@ impl Default for DispatchSettings {
             default_country_code: "48".to_owned(),
             max_parts: 10,
             send_timeout_seconds: 300,
+            shutdown_grace_seconds: 10,
             routes: Vec::new(),
         }
     }
@@ -479,8 +515,12 @@ impl Settings {
                 }
             }
         }
-        if self.sim.profile.trim().is_empty() {
-            return Err(invalid("sim.profile", "must not be empty"));
+        if let Err(e) = self.sim.profile.parse::<hw_sim::ProfileName>() {
+            let known: Vec<&str> = hw_sim::ProfileName::ALL.iter().map(|p| p.as_str()).collect();
+            return Err(invalid(
+                "sim.profile",
+                format!("{e}; known: {}", known.join(", ")),
+            ));
         }
         if self.webhooks.timeout_seconds == 0 {
             return Err(invalid("webhooks.timeout_seconds", "must be at least 1"));
@@ -605,6 +645,7 @@ mod tests {
             "modem[1].name",
         );
         check("[retention]\ndays = 0", "retention.days");
+        check("[sim]\nprofile = \"nokia3310\"", "sim.profile");
         check("[webhooks]\nretry_hours = 0", "webhooks.retry_hours");
         check("bogus = 1", "bogus");
     }

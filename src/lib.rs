@@ -6,6 +6,7 @@
 pub use smsgate_pdu as pdu;
 
 pub mod app;
+pub mod at;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -372,6 +372,7 @@ impl Gateway {
     }
 
     async fn on_state(&self, state: ModemState) -> Inbound {
+        self.ensure_attached(&state).await;
         let up = state.phase == ModemPhase::Ready;
         let group = lock(&self.inner.inbound.groups).get(&state.id).cloned();
         let update = ModemUpdate {

@@ -143,6 +143,8 @@ struct Inner {
     /// Signalled whenever webhook events may have been written.
     webhooks_due: Arc<Notify>,
     inbound: events::InboundState,
+    /// Modem actors and the simulated bank, when started by [`Gateway::start`].
+    modems: start::ModemRuntime,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

@@ -1,23 +1,34 @@
-//! Starting and stopping the gateway core: store, crash recovery, dispatcher, modem event loop.
-use std::sync::Arc;
+//! Starting and stopping the gateway core: store, crash recovery, dispatcher, modem event loop, modem
+//! actors (configured and discovered) and the in-process simulated bank.
+//!
+//! Modems join the dispatcher once identified: the first state event that carries an IMEI attaches the
+//! modem (as a [`BankSender`] that looks up the modem's current actor at every send, so an actor
+//! restarted after an unplug is used without re-attaching).
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tracing::info;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use super::events::InboundState;
-use super::{AppError, AppResult, Gateway, Inner};
+use super::{AppError, AppResult, Gateway, Inner, Principal};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::core::Policy;
-use crate::modem::ModemSender;
+use crate::modem::discovery::{DiscoveryConfig, ModemBank};
+use crate::modem::{ModemId, ModemSender, ModemState, SendError, SendFuture, SendRequest, UssdReply};
 use crate::store::Store;
 
-/// How long shutdown waits for sends under way before abandoning them (they become `uncertain`).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Group of modems that are not configured with one (discovered and simulated modems).
+pub const DEFAULT_GROUP: &str = "default";
+/// Subdirectory of the data directory holding the simulated modems' links.
+const SIM_DIR: &str = "hw-sim";
 
-/// Background parts started with the gateway that the caller keeps alive and stops with it.
+/// What [`Gateway::open`] / [`Gateway::start`] found and started.
 #[derive(Debug, Default)]
 pub struct GatewayHandles {
     /// Messages found `sending` at start (left by a crash) and marked uncertain.
@@ -26,12 +37,53 @@ pub struct GatewayHandles {
     pub recovered_requeued: usize,
     /// Queued messages loaded into the dispatcher at start.
     pub loaded: usize,
+    /// Links of the simulated modems (`<data_dir>/hw-sim/modemN`), when a simulated bank runs.
+    pub sim_links: Vec<PathBuf>,
+}
+
+/// Modem actors and the simulated bank owned by the gateway.
+#[derive(Default)]
+pub(crate) struct ModemRuntime {
+    stop: CancellationToken,
+    bank: OnceLock<ModemBank>,
+    sim: tokio::sync::Mutex<Option<hw_sim::Bank>>,
+    /// Modems already attached to the dispatcher.
+    attached: Mutex<HashSet<ModemId>>,
+}
+
+/// A dispatcher-side sender for a modem of the bank, by identity: every send goes to the modem's current
+/// actor (it may have been restarted after an unplug).
+struct BankSender {
+    id: ModemId,
+    bank: ModemBank,
+}
+
+impl ModemSender for BankSender {
+    fn id(&self) -> ModemId {
+        self.id.clone()
+    }
+
+    fn send<'a>(&'a self, request: SendRequest) -> SendFuture<'a> {
+        Box::pin(async move {
+            match self.bank.get(&self.id.0) {
+                Some(handle) => handle.send(request).await,
+                None => Err(SendError::Temporary {
+                    reason: "modem absent".into(),
+                    sent: Vec::new(),
+                }),
+            }
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Gateway {
     /// Opens the gateway core without modems: the database (created and migrated as needed), crash
     /// recovery (`sending` → `uncertain` or re-queued, by policy), the dispatcher with every queued
-    /// message, and the modem event loop. Modems are attached with [`Gateway::attach_modem`].
+    /// message, and the modem event loop. Modems can be attached with [`Gateway::attach_modem`].
     pub async fn open(settings: Settings) -> AppResult<(Gateway, GatewayHandles)> {
         Self::open_with_clock(settings, Clock::System).await
     }
@@ -72,6 +124,7 @@ impl Gateway {
                 clock,
                 webhooks_due,
                 inbound: InboundState::new(),
+                modems: ModemRuntime::default(),
             }),
         };
         gateway.spawn_event_loop();
@@ -82,39 +135,67 @@ impl Gateway {
                 recovered_uncertain: recovered.uncertain.len(),
                 recovered_requeued: recovered.requeued.len(),
                 loaded,
+                sim_links: Vec::new(),
             },
         ))
     }
 
-    /// Starts the whole gateway core: [`Gateway::open`], then a modem actor per configured modem and,
-    /// with `sim` (or `[sim] count > 0`), the in-process simulated modem bank.
-    ///
-    /// The modem engine is wired in by the integration of the modem and hw-sim branches; until then a
-    /// configuration that asks for modems is refused with a clear error instead of starting without them.
+    /// Starts the whole gateway core: [`Gateway::open`], then with `sim` (or `[sim] count > 0`) a bank of
+    /// `max(sim.count, 1)` simulated modems in-process, and a modem actor for every `[[modem]]` entry,
+    /// every device in `[modems] discover_dir` and every simulated modem. Modems join the dispatcher
+    /// once identified.
     pub async fn start(settings: Settings, sim: bool) -> AppResult<(Gateway, GatewayHandles)> {
-        if sim
-            || settings.sim.count > 0
-            || !settings.modems.is_empty()
-            || settings.modem_discovery.discover_dir.is_some()
-        {
-            return Err(AppError::Unavailable(
-                "this build has no modem engine wired in yet: attach modems with Gateway::attach_modem"
-                    .into(),
-            ));
+        let (gateway, mut handles) = Self::open(settings).await?;
+        let settings = gateway.settings().clone();
+        let mut dirs: Vec<PathBuf> = settings.modem_discovery.discover_dir.iter().cloned().collect();
+        if sim || settings.sim.count > 0 {
+            let dir = settings.data_dir.join(SIM_DIR);
+            let profile = settings
+                .sim
+                .profile
+                .parse::<hw_sim::ProfileName>()
+                .map_err(|e| AppError::validation("sim.profile", e.to_string()))?;
+            let bank = hw_sim::Bank::start(hw_sim::BankConfig {
+                count: settings.sim.count.max(1) as usize,
+                profile,
+                dir: dir.clone(),
+                ..hw_sim::BankConfig::default()
+            })
+            .await
+            .map_err(|e| AppError::Unavailable(format!("cannot start the simulated modems: {e}")))?;
+            handles.sim_links = bank.modems().into_iter().map(|m| m.link).collect();
+            info!(count = handles.sim_links.len(), dir = %dir.display(), "simulated modems started");
+            *gateway.inner.modems.sim.lock().await = Some(bank);
+            dirs.push(dir);
         }
-        Self::open(settings).await
+        let configured = settings.modems.iter().map(|m| m.to_modem_config()).collect();
+        let discovery = DiscoveryConfig {
+            dirs,
+            ..DiscoveryConfig::default()
+        };
+        let bank = crate::modem::discovery::run(
+            configured,
+            discovery,
+            gateway.event_sink(),
+            gateway.inner.modems.stop.clone(),
+        );
+        if gateway.inner.modems.bank.set(bank).is_err() {
+            warn!("modem bank started twice");
+        }
+        Ok((gateway, handles))
     }
 
     /// Lets the dispatcher send through `sender` (a modem actor's handle or a test double), as a member
-    /// of modem group `group`. `ready` = may send at once (real modems start not ready and become ready
-    /// by their state events).
+    /// of modem group `group`. `ready` = may send at once (real modems become ready by their state events).
     pub async fn attach_modem(
         &self,
         sender: Arc<dyn ModemSender>,
         group: &str,
         ready: bool,
     ) -> AppResult<()> {
-        self.inner.inbound.set_group(sender.id(), group.to_owned());
+        let id = sender.id();
+        self.inner.inbound.set_group(id.clone(), group.to_owned());
+        lock(&self.inner.modems.attached).insert(id);
         self.inner
             .dispatcher
             .add_modem(sender, group.to_owned(), ready)
@@ -122,17 +203,98 @@ impl Gateway {
         Ok(())
     }
 
-    /// Stops in order: no new sends; sends under way finish (or, after a grace period, are abandoned and
-    /// become `uncertain` at the next start); the event loop stops; the writer commits what is queued and
-    /// closes.
+    /// The routing group of a modem by its port: its `[[modem]]` entry's, else [`DEFAULT_GROUP`].
+    fn group_for_port(&self, port: &str) -> String {
+        self.inner
+            .settings
+            .modems
+            .iter()
+            .find(|m| m.port == port)
+            .map(|m| m.group.clone())
+            .unwrap_or_else(|| DEFAULT_GROUP.to_owned())
+    }
+
+    /// Attaches a modem of the bank to the dispatcher the first time it reports an identity.
+    pub(crate) async fn ensure_attached(&self, state: &ModemState) {
+        let Some(bank) = self.inner.modems.bank.get() else {
+            return;
+        };
+        if state.imei.is_none() || lock(&self.inner.modems.attached).contains(&state.id) {
+            return;
+        }
+        let sender = Arc::new(BankSender {
+            id: state.id.clone(),
+            bank: bank.clone(),
+        });
+        let group = self.group_for_port(&state.port);
+        info!(modem = %state.id, port = %state.port, group = %group, "modem joins the dispatcher");
+        if let Err(e) = self.attach_modem(sender, &group, false).await {
+            warn!(modem = %state.id, error = %e, "cannot attach the modem");
+            lock(&self.inner.modems.attached).remove(&state.id);
+        }
+    }
+
+    /// The simulated bank's control (inject SMS, faults, unplug), when one runs.
+    pub async fn sim_control(&self) -> Option<hw_sim::Control> {
+        self.inner.modems.sim.lock().await.as_ref().map(|b| b.control())
+    }
+
+    /// Sends a USSD code through a modem (by IMEI, name or port) and returns the network's answer.
+    /// Operators only.
+    pub async fn ussd(&self, who: &Principal, modem: &str, code: &str) -> AppResult<UssdReply> {
+        who.require_operator()?;
+        let valid = !code.is_empty()
+            && code.len() <= 160
+            && code.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+        if !valid {
+            return Err(AppError::validation(
+                "code",
+                "a USSD code has only digits, * and # (e.g. *100#)",
+            ));
+        }
+        let bank = self.inner.modems.bank.get().ok_or(AppError::NotFound("modem"))?;
+        let handle = bank.get(modem).ok_or(AppError::NotFound("modem"))?;
+        let reply = handle
+            .ussd(code)
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        self.audit(
+            Some(who),
+            None,
+            None,
+            "modem.ussd",
+            Some(format!("modem={modem} code={code}")),
+        )
+        .await;
+        Ok(reply)
+    }
+
+    /// Stops in order: no new sends; sends under way finish (or, after `dispatch.shutdown_grace_seconds`,
+    /// are abandoned and become `uncertain` at the next start); modem actors and the simulated bank stop;
+    /// the event loop stops; the writer commits what is queued and closes.
     pub async fn shutdown(&self) {
-        self.inner.dispatcher.shutdown(SHUTDOWN_GRACE).await;
+        let grace = Duration::from_secs(self.inner.settings.dispatch.shutdown_grace_seconds);
+        self.inner.dispatcher.shutdown(grace).await;
+        self.inner.modems.stop.cancel();
+        if let Some(bank) = self.inner.modems.bank.get() {
+            for handle in bank.handles() {
+                if tokio::time::timeout(grace.max(Duration::from_secs(1)), handle.stopped())
+                    .await
+                    .is_err()
+                {
+                    warn!("a modem actor did not stop in time");
+                }
+            }
+        }
+        if let Some(sim) = self.inner.modems.sim.lock().await.take() {
+            sim.shutdown().await;
+        }
         self.inner.inbound.stop.cancel();
         if let Err(e) = self.inner.store.flush().await {
-            tracing::warn!(error = %e, "final flush failed");
+            warn!(error = %e, "final flush failed");
         }
         if let Err(e) = self.inner.store.close().await {
-            tracing::warn!(error = %e, "closing the store failed");
+            warn!(error = %e, "closing the store failed");
         }
         info!("gateway core stopped");
     }

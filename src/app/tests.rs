@@ -577,16 +577,3 @@ async fn modem_state_is_recorded_and_redacted_for_clients() {
     );
     let _ = Scope::All;
 }
-
-#[tokio::test]
-async fn start_refuses_modems_it_cannot_drive_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Settings::default_with_data_dir(dir.path());
-    assert!(matches!(
-        Gateway::start(s.clone(), true).await,
-        Err(AppError::Unavailable(_))
-    ));
-    let (gw, handles) = Gateway::start(s, false).await.unwrap();
-    assert_eq!(handles.loaded, 0);
-    gw.shutdown().await;
-}

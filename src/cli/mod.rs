@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod modem;
 pub mod pdu;
 pub mod serve;
 
@@ -18,11 +19,14 @@ pub enum Command {
     Pdu(pdu::PduArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Talk to a modem directly on its port: raw AT, info, send, USSD.
+    Modem(modem::ModemArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Modem(args) => modem::run(args),
     }
 }

@@ -69,6 +69,9 @@ pub struct EncodeArgs {
     /// Replace characters outside GSM-7 by look-alikes when that makes the text fit GSM-7.
     #[arg(long)]
     pub transliterate: bool,
+    /// Concatenation reference for long texts (default: random 0..=255).
+    #[arg(long)]
+    pub concat_ref: Option<u16>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -152,7 +155,7 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<Value> {
         (EncodingArg::Auto, false) => EncodingPolicy::Auto,
         (_, true) => EncodingPolicy::Gsm7Transliterate,
     };
-    opts.text.concat_ref = u16::from(rand::random::<u8>());
+    opts.text.concat_ref = a.concat_ref.unwrap_or_else(|| u16::from(rand::random::<u8>()));
     let parts = smsgate_pdu::encode_submit(&a.text, &opts)?;
     Ok(Value::Array(
         parts

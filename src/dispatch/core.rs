@@ -484,8 +484,8 @@ impl Scheduler {
             return Pick::Wait(None);
         }
         let group = slot.group.clone();
-        let window_empty = slot.window.is_empty();
         let (room, room_wake) = self.room(modem, now);
+        let window_empty = self.modems.get(modem).is_some_and(|m| m.window.is_empty());
         let mut wake = self.next_timer();
         let mut note = |t: i64| wake = Some(wake.map_or(t, |w| w.min(t)));
         if room == 0 {
@@ -569,6 +569,17 @@ impl Scheduler {
             slot.month.1 += parts;
         }
         Pick::Send(Assignment { id, account, parts })
+    }
+
+    /// Re-stamps the rate-window entries of the assignment `modem` is about to send with the time the
+    /// send really starts (the attempt was persisted first), so the window measures sends, not picks.
+    pub fn started(&mut self, modem: &ModemId, parts: u32, now: i64) {
+        if let Some(slot) = self.modems.get_mut(modem) {
+            let n = slot.window.len();
+            for t in slot.window.iter_mut().skip(n.saturating_sub(parts as usize)) {
+                *t = (*t).max(now);
+            }
+        }
     }
 
     /// Gives an assignment back untouched (e.g. the store refused to start the attempt because the

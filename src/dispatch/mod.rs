@@ -313,6 +313,7 @@ async fn send_one(shared: &Arc<Shared>, sender: &dyn ModemSender, modem: &ModemI
             return;
         }
     };
+    lock(&shared.core).started(modem, start.parts.len() as u32, shared.clock.now_ms());
     let request = SendRequest {
         parts: start
             .parts

@@ -73,6 +73,14 @@ impl Store {
                 update.state.to_string(),
                 now
             ])?;
+            if let Some(port) = &update.port {
+                // The row written while the modem was known only by its name/port gives way to the one
+                // keyed by its IMEI.
+                conn.prepare_cached(
+                    "DELETE FROM modems WHERE port = ?1 AND id != ?2 AND json_extract(state, '$.imei') IS NULL",
+                )?
+                .execute(params![port, update.id])?;
+            }
             let event = match (was_up, update.up) {
                 (None, true) | (Some(false), true) => Some(EventType::ModemUp),
                 (Some(true), false) => Some(EventType::ModemDown),

@@ -38,7 +38,7 @@ impl EncodedPdu {
 
     /// The TPDU without the SMSC field.
     pub fn tpdu(&self) -> &[u8] {
-        &self.pdu[self.pdu.len() - self.tpdu_len..]
+        &self.pdu[self.pdu.len().saturating_sub(self.tpdu_len)..]
     }
 }
 

@@ -304,6 +304,14 @@ pub(crate) fn lookup(ch: char, tables: Gsm7Tables) -> Option<Code> {
     rev.single[table_index(tables.single)].get(ch).map(Code::Shifted)
 }
 
+/// Septets `ch` costs with the given tables: 1, 2 (escape + code), or `None` when it does not fit.
+pub fn char_septets(ch: char, tables: Gsm7Tables) -> Option<usize> {
+    lookup(ch, tables).map(|c| match c {
+        Code::Basic(_) => 1,
+        Code::Shifted(_) => 2,
+    })
+}
+
 /// Whether `ch` is in the default alphabet or its extension table.
 pub fn is_gsm7_default(ch: char) -> bool {
     lookup(ch, Gsm7Tables::default()).is_some()

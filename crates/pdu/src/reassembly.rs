@@ -114,7 +114,14 @@ impl Reassembler {
     /// Adds a received part. Returns the message when this part completes it (a message without a
     /// concatenation header is complete at once). A duplicate part is ignored.
     pub fn push(&mut self, part: Deliver, now: Instant) -> Option<Reassembled> {
-        let Some(concat) = part.udh.as_ref().and_then(|u| u.concat()) else {
+        // The decoder never yields an invalid concatenation IE, but a hand-made part might: treat it as
+        // absent, as TS 23.040 §9.2.3.24.1 tells a receiver to.
+        let concat = part
+            .udh
+            .as_ref()
+            .and_then(|u| u.concat())
+            .filter(|c| c.total > 0 && c.seq > 0 && c.seq <= c.total);
+        let Some(concat) = concat else {
             return Some(Reassembled {
                 originator: part.originator.clone(),
                 reference: None,
@@ -136,7 +143,6 @@ impl Reassembler {
             parts: vec![None; usize::from(concat.total)],
             received: 0,
         });
-        // The UDH decoder guarantees 1 <= seq <= total.
         let slot = entry.parts.get_mut(usize::from(concat.seq).saturating_sub(1))?;
         if slot.is_some() {
             return None;

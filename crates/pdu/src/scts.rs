@@ -75,6 +75,17 @@ pub(crate) fn decode(r: &mut Reader<'_>, field: Field) -> Result<OffsetDateTime,
     let month = Month::try_from(month).map_err(|_| bad(1, "month out of range"))?;
     let date =
         Date::from_calendar_date(full_year(year), month, day).map_err(|_| bad(2, "day out of range"))?;
+    const HOURS: u8 = 24;
+    const MINUTES: u8 = 60;
+    if hour >= HOURS {
+        return Err(bad(3, "hour out of range"));
+    }
+    if minute >= MINUTES {
+        return Err(bad(4, "minute out of range"));
+    }
+    if second >= MINUTES {
+        return Err(bad(5, "second out of range"));
+    }
     let time = Time::from_hms(hour, minute, second).map_err(|_| bad(3, "time of day out of range"))?;
     let offset = UtcOffset::from_whole_seconds(quarters * SECONDS_PER_QUARTER)
         .map_err(|_| bad(6, "time zone out of range"))?;

@@ -14,6 +14,7 @@ use crate::app::{
     MessageStatus, ModemRecord, Principal, SubmitRequest,
 };
 use crate::http::problem::Problem;
+use crate::modem::UssdReply;
 
 /// Runs one operation for `who` through the gateway's application services.
 pub async fn execute(gateway: &Gateway, who: &Principal, request: Request) -> Result<Response, Fault> {
@@ -115,20 +116,36 @@ pub async fn execute(gateway: &Gateway, who: &Principal, request: Request) -> Re
             Ok(Response::ListModems(modems.iter().map(modem_view).collect()))
         }
         Request::SendUssd { modem, code } => {
-            // The modem must exist and be visible; USSD itself needs the modem engine's USSD call in
-            // the application layer, which this build does not have yet.
-            gateway.modem(who, &modem).await.map_err(app_fault)?;
-            let _ = code;
-            Err(Fault::new(
-                FaultCode::Unavailable,
-                "USSD is not available in this build of the gateway",
-            ))
+            let reply = gateway.ussd(who, &modem, &code).await.map_err(app_fault)?;
+            ussd_response(reply)
         }
         Request::GetAccountInfo => Ok(Response::GetAccountInfo(AccountView {
             id: who.account_id.0,
             login: who.login.clone(),
             role: who.role.as_str().to_owned(),
         })),
+    }
+}
+
+/// `+CUSD` `<m>` values (3GPP TS 27.007 §7.15).
+const USSD_FURTHER_ACTION: u8 = 1;
+const USSD_NOT_SUPPORTED: u8 = 4;
+const USSD_NETWORK_TIMEOUT: u8 = 5;
+
+fn ussd_response(reply: UssdReply) -> Result<Response, Fault> {
+    match reply.status {
+        USSD_NOT_SUPPORTED => Err(Fault::new(
+            FaultCode::Unavailable,
+            "the network does not support this USSD code",
+        )),
+        USSD_NETWORK_TIMEOUT => Err(Fault::new(
+            FaultCode::Unavailable,
+            "the network did not answer the USSD code in time",
+        )),
+        status => Ok(Response::SendUssd {
+            reply: reply.text.unwrap_or_default(),
+            session_open: Some(status == USSD_FURTHER_ACTION),
+        }),
     }
 }
 
@@ -637,6 +654,33 @@ mod tests {
         check("Idempotency-Key", "idempotencyKey");
         check("text", "text");
         check("group", "group");
+    }
+
+    #[test]
+    fn ussd_replies() {
+        let reply = |status: u8, text: Option<&str>| {
+            ussd_response(UssdReply {
+                status,
+                text: text.map(str::to_owned),
+                dcs: None,
+            })
+        };
+        assert_eq!(
+            reply(0, Some("Saldo 5 zl")),
+            Ok(Response::SendUssd {
+                reply: "Saldo 5 zl".into(),
+                session_open: Some(false)
+            })
+        );
+        assert_eq!(
+            reply(1, Some("1: saldo")),
+            Ok(Response::SendUssd {
+                reply: "1: saldo".into(),
+                session_open: Some(true)
+            })
+        );
+        assert_eq!(reply(4, None).map_err(|f| f.code), Err(FaultCode::Unavailable));
+        assert_eq!(reply(5, None).map_err(|f| f.code), Err(FaultCode::Unavailable));
     }
 
     #[test]
