@@ -9,7 +9,8 @@ refused with nothing stored.
 Configuration (environment):
   SOAP_BASE           https://127.0.0.1:PORT (no trailing slash)
   SOAP_CA             PEM file of the CA that signed the gateway's certificate
-  SOAP_USER, SOAP_PASSWORD            a client account
+  SOAP_USER, SOAP_PASSWORD            the account to work as
+  SOAP_USER_ROLE      optional: its role (checked by GetAccountInfo)
   SOAP_ADMIN_USER, SOAP_ADMIN_PASSWORD  an admin account (USSD, modem details)
   SOAP_SIM_CONTROL    optional: base URL of the hw-sim control API, to inject an incoming SMS
   SOAP_CERT_USER, SOAP_CERT_PASSWORD, SOAP_CLIENT_CERT, SOAP_CLIENT_KEY
@@ -70,6 +71,8 @@ def check(name):
 
 def session(auth=None, cert=None):
     s = requests.Session()
+    # Environment settings (REQUESTS_CA_BUNDLE, proxies) would override the appliance CA below.
+    s.trust_env = False
     s.verify = CA
     s.auth = auth
     s.cert = cert
@@ -159,7 +162,9 @@ def _():
 @check("GetAccountInfo (SOAP 1.1, WS-Security UsernameToken)")
 def _():
     account = soap11.GetAccountInfo()
-    assert account.login == USER and account.role == "client", account
+    assert account.login == USER and account.role in ("admin", "technician", "client"), account
+    if os.environ.get("SOAP_USER_ROLE"):
+        assert account.role == os.environ["SOAP_USER_ROLE"], account
     state["account"] = account.id
 
 
@@ -277,7 +282,7 @@ def _():
 @check("GetInbox and DeleteInbox")
 def _():
     if SIM_CONTROL:
-        r = requests.post(f"{SIM_CONTROL}/modems/0/sms", json={"from": "+48600999888", "text": "reply via SOAP"}, timeout=10)
+        r = session().post(f"{SIM_CONTROL}/modems/0/sms", json={"from": "+48600999888", "text": "reply via SOAP"}, timeout=10)
         assert r.ok, r.text
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
