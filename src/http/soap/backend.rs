@@ -41,6 +41,11 @@ impl SoapBackend for ApiState {
             })
     }
 
+    /// `http.max_body_bytes`, the same limit as the REST API's.
+    fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
     async fn execute(&self, caller: &Caller, request: Request) -> Result<Response, Fault> {
         if let Some(scope) = required_scope(&request) {
             caller.require(scope).map_err(|p| problem_fault(&p))?;

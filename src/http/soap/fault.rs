@@ -8,7 +8,7 @@
 //! `sg:<code>`, `Reason/Text` the message, `Detail` the same element as in 1.1.
 use std::fmt::Write as _;
 
-use super::envelope::SoapVersion;
+use super::envelope::{SOAP11_ENV_NS, SOAP12_ENV_NS, SoapVersion};
 use super::writer::escape_text;
 use super::{FAULT_ELEMENT, TNS};
 
@@ -155,10 +155,22 @@ impl Fault {
         let env = version.envelope_ns();
         let mut out = String::with_capacity(512);
         out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-        let _ = write!(
-            out,
-            r#"<soap:Envelope xmlns:soap="{env}" xmlns:sg="{TNS}"><soap:Body><soap:Fault>"#
-        );
+        let _ = write!(out, r#"<soap:Envelope xmlns:soap="{env}" xmlns:sg="{TNS}">"#);
+        if self.code == FaultCode::VersionMismatch {
+            // SOAP 1.2 part 1 §5.4.7: tell the sender which envelopes this node understands.
+            let _ = write!(
+                out,
+                concat!(
+                    r#"<soap:Header><up:Upgrade xmlns:up="{soap12}">"#,
+                    r#"<up:SupportedEnvelope qname="v12:Envelope" xmlns:v12="{soap12}"/>"#,
+                    r#"<up:SupportedEnvelope qname="v11:Envelope" xmlns:v11="{soap11}"/>"#,
+                    "</up:Upgrade></soap:Header>"
+                ),
+                soap12 = SOAP12_ENV_NS,
+                soap11 = SOAP11_ENV_NS,
+            );
+        }
+        out.push_str("<soap:Body><soap:Fault>");
         let qualified_code = if self.code.is_soap_defined() {
             format!("soap:{}", self.code.as_str())
         } else {
@@ -285,6 +297,30 @@ mod tests {
             "{v12}"
         );
         assert!(!v12.contains("Detail"), "{v12}");
+    }
+
+    #[test]
+    fn version_mismatch_lists_the_supported_envelopes() {
+        let fault = Fault::new(FaultCode::VersionMismatch, "unknown envelope");
+        for version in [SoapVersion::V11, SoapVersion::V12] {
+            let text = fault.to_envelope(version);
+            let root = super::super::xml::parse(text.as_bytes(), &super::super::xml::Limits::SOAP);
+            let root = match root {
+                Ok(r) => r,
+                Err(e) => panic!("{e}: {text}"),
+            };
+            let upgrade = root
+                .child(version.envelope_ns(), "Header")
+                .and_then(|h| h.child(SOAP12_ENV_NS, "Upgrade"));
+            let supported: Vec<&str> = upgrade
+                .map(|u| {
+                    u.children_named(SOAP12_ENV_NS, "SupportedEnvelope")
+                        .filter_map(|e| e.attr(None, "qname"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(supported, ["v12:Envelope", "v11:Envelope"], "{text}");
+        }
     }
 
     #[test]

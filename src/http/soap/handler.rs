@@ -56,6 +56,11 @@ pub trait SoapBackend: Clone + Send + Sync + 'static {
         caller: &Self::Caller,
         request: ops::Request,
     ) -> impl Future<Output = Result<ops::Response, Fault>> + Send;
+
+    /// Largest request body accepted, in bytes (never more than [`Limits::SOAP`] allows).
+    fn max_body_bytes(&self) -> usize {
+        Limits::SOAP.max_bytes
+    }
 }
 
 /// The `/soap/v1` routes, to be merged into a router whose state is the backend.
@@ -115,7 +120,10 @@ async fn endpoint<B: SoapBackend>(State(backend): State<B>, request: Request) ->
         );
         return fault_response(SoapVersion::V11, &fault);
     };
-    let limits = Limits::SOAP;
+    let limits = Limits {
+        max_bytes: backend.max_body_bytes().min(Limits::SOAP.max_bytes),
+        ..Limits::SOAP
+    };
     let bytes = match read_body(body, limits.max_bytes).await {
         Ok(bytes) => bytes,
         Err(fault) => return fault_response(announced_version, &fault),
