@@ -128,7 +128,7 @@ async fn endpoint<B: SoapBackend>(State(backend): State<B>, request: Request) ->
         Ok(bytes) => bytes,
         Err(fault) => return fault_response(announced_version, &fault),
     };
-    let envelope = match envelope::parse_envelope(&bytes, &limits) {
+    let envelope = match parse_off_runtime(bytes, limits).await {
         Ok(envelope) => envelope,
         Err(e) => {
             tracing::info!(code = e.fault.code.as_str(), "soap request refused");
@@ -194,6 +194,28 @@ fn check_action(version: SoapVersion, parts: &Parts, content_type: &str, op: Ope
         ))),
         _ => Ok(()),
     }
+}
+
+/// Bodies above this size are parsed on the blocking pool: a megabyte of XML takes long enough to stall
+/// the other connections served by the same runtime thread.
+const INLINE_PARSE_MAX: usize = 64 * 1024;
+
+async fn parse_off_runtime(
+    bytes: axum::body::Bytes,
+    limits: Limits,
+) -> Result<RequestEnvelope, envelope::EnvelopeError> {
+    if bytes.len() <= INLINE_PARSE_MAX {
+        return envelope::parse_envelope(&bytes, &limits);
+    }
+    tokio::task::spawn_blocking(move || envelope::parse_envelope(&bytes, &limits))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "SOAP parser task failed");
+            Err(envelope::EnvelopeError {
+                version: None,
+                fault: Fault::new(FaultCode::Internal, "internal error"),
+            })
+        })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1178,6 +1178,49 @@ line 2</s:text>
         );
     }
 
+    proptest::proptest! {
+        /// Any mix of known, repeated and unknown children with any text is either a request or a
+        /// fault; validation faults always name an element.
+        #[test]
+        fn random_children_never_panic(
+            op in proptest::sample::select(Operation::ALL.to_vec()),
+            children in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "text", "recipient", "group", "encoding", "priority", "sendAt", "validity",
+                        "deliveryReport", "clientReference", "idempotencyKey", "id", "status",
+                        "limit", "cursor", "originator", "modem", "code", "bogus",
+                    ]),
+                    proptest::prop_oneof![
+                        proptest::strategy::Just(String::new()),
+                        "[0-9+PTHMSDY:.-]{0,12}",
+                        "\\PC{0,24}",
+                    ],
+                ),
+                0..8,
+            ),
+        ) {
+            let inner: String = children
+                .iter()
+                .map(|(name, value)| {
+                    format!("<{name}>{}</{name}>", super::super::writer::escape_text(value))
+                })
+                .collect();
+            let doc = format!(r#"<{0} xmlns="urn:smsgate:soap:v1">{inner}</{0}>"#, op.name());
+            let element = parse(doc.as_bytes(), &Limits::SOAP);
+            proptest::prop_assert!(element.is_ok(), "{doc}");
+            if let Ok(element) = element {
+                match parse_request(&element) {
+                    Ok((got, _)) => proptest::prop_assert_eq!(got, op),
+                    Err(f) => {
+                        proptest::prop_assert_eq!(f.code, FaultCode::Validation, "{:?}", f);
+                        proptest::prop_assert!(f.field.is_some(), "{:?}", f);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn operation_names_round_trip() {
         for op in Operation::ALL {
