@@ -160,7 +160,7 @@ async fn process<B: SoapBackend>(
             None => {
                 return Err(Fault::new(
                     FaultCode::Unauthorized,
-                    "credentials are required: a WS-Security UsernameToken or HTTP Basic",
+                    "credentials are required: a WS-Security UsernameToken, HTTP Basic or a Bearer API token",
                 ));
             }
         },
