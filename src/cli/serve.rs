@@ -304,6 +304,7 @@ fn print_banner(
             println!("  API:  https://{host}:{}/api/v1/", addr.port());
             println!("  Docs: https://{host}:{}/api/v1/docs", addr.port());
             println!("  Kannel sendsms: https://{host}:{}/cgi-bin/sendsms", addr.port());
+            println!("  SOAP: https://{host}:{}/soap/v1?wsdl", addr.port());
         }
     }
     for addr in redirect {

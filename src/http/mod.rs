@@ -1,5 +1,5 @@
 //! HTTP surfaces over TLS: the REST API under `/api/v1`, the Kannel-compatible `sendsms` shim, the API
-//! documentation, the plain-HTTP redirect listener, and webhook delivery.
+//! documentation, the SOAP API under `/soap/v1`, the plain-HTTP redirect listener, and webhook delivery.
 // Handlers return `Result<_, Problem>`; a problem is built at most once per failed request, so its size
 // (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
@@ -8,6 +8,7 @@ pub mod extract;
 pub mod kannel;
 pub mod problem;
 pub mod redirect;
+pub mod soap;
 pub mod webhooks;
 
 use axum::Router;
@@ -120,7 +121,8 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
-/// The HTTPS application: `/api/v1/...`, `/cgi-bin/sendsms`, `/docs` → API docs; with security headers.
+/// The HTTPS application: `/api/v1/...`, `/cgi-bin/sendsms`, `/soap/v1` (+ `?wsdl`), `/docs` → API docs;
+/// with security headers.
 pub fn router(state: ApiState) -> Router {
     let mut api = Router::new();
     for (path, handlers) in api_routes() {
@@ -130,6 +132,7 @@ pub fn router(state: ApiState) -> Router {
     let app = Router::new()
         .nest("/api/v1", api)
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
+        .merge(soap::soap_router())
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/api/v1/docs") }),
