@@ -45,6 +45,7 @@ ensure_host_packages() {
 	apt-get update -qq
 	# Debian 12 machines may carry qemu-utils from bookworm-backports; qemu-system-x86 must match it.
 	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+		# shellcheck source=/dev/null
 		. /etc/os-release
 		echo "smoke.sh: retrying from ${VERSION_CODENAME}-backports"
 		cat >/etc/apt/sources.list.d/smsgate-backports.sources <<-EOF
@@ -66,14 +67,15 @@ OVMF=/usr/share/ovmf/OVMF.fd
 WORK=$(mktemp -d /tmp/smsgate-smoke.XXXXXX)
 CONSOLE="$IMGDIR/smoke-console.log"
 QEMU_PID=""
-SIM_PID=""
+SIM_PIDS=()
 cleanup() {
 	if [ -n "$QEMU_PID" ]; then kill "$QEMU_PID" 2>/dev/null || true; fi
-	if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; fi
+	for pid in "${SIM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "$KEEP" = 1 ]; then echo "smoke.sh: kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 T0=$(date +%s)
 PHASE_T0=$T0
@@ -105,13 +107,13 @@ HWSIM_BIN="$REPO/target/debug/hw-sim"
 SIM_KIND=socat
 if (cd "$REPO" && cargo build --quiet -p hw-sim 2>/dev/null) && "$HWSIM_BIN" --help 2>/dev/null | grep -q -- "--dir"; then
 	"$HWSIM_BIN" --count 2 --dir "$MODEMS" >"$WORK/hw-sim.log" 2>&1 &
-	SIM_PID=$!
+	SIM_PIDS+=($!)
 	SIM_KIND=hw-sim
 else
 	for i in 0 1; do
 		socat "PTY,link=$MODEMS/modem$i,raw,echo=0" "PTY,link=$MODEMS/peer$i,raw,echo=0" &
+		SIM_PIDS+=($!)
 	done
-	SIM_PID=$!
 fi
 for _ in $(seq 50); do [ -e "$MODEMS/modem1" ] && break; sleep 0.2; done
 if [ ! -e "$MODEMS/modem0" ] || [ ! -e "$MODEMS/modem1" ]; then fail "no modem PTYs in $MODEMS"; fi
