@@ -44,7 +44,7 @@ DATA_MIB=512
 # systemd-bless-boot (boot counting); rauc: A/B updates; qemu-guest-agent: lets a hypervisor (and the
 # smoke test) query a VM appliance.
 GUEST_PACKAGES=(systemd systemd-sysv udev dbus kmod iproute2 linux-image-amd64 systemd-boot
-	systemd-boot-efi systemd-resolved systemd-timesyncd rauc e2fsprogs dosfstools ca-certificates curl less procps qemu-guest-agent zstd)
+	systemd-boot-efi systemd-resolved systemd-timesyncd rauc rauc-service e2fsprogs dosfstools ca-certificates curl less procps qemu-guest-agent zstd)
 
 HOST_PACKAGES=(mmdebstrap dosfstools mtools e2fsprogs fdisk rauc squashfs-tools openssl)
 

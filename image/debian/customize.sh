@@ -34,6 +34,19 @@ fi
 chroot "$ROOT" chgrp smsgate /etc/smsgate/boot.conf
 chmod 0640 "$ROOT/etc/smsgate/boot.conf"
 
+# Kernel modules an SMS appliance never loads (graphics, sound, radio, cameras, exotic buses): both
+# slots, every bundle and every update carry less. The initramfs was made before, with what booting
+# needs; depmod makes the module index match what is left.
+for kdir in "$ROOT"/usr/lib/modules/*/kernel; do
+	rm -rf "$kdir/sound" "$kdir/drivers/gpu" "$kdir/drivers/media" "$kdir/drivers/net/wireless" \
+		"$kdir/drivers/infiniband" "$kdir/drivers/staging" "$kdir/drivers/bluetooth" "$kdir/drivers/iio" \
+		"$kdir/drivers/isdn" "$kdir/drivers/net/ethernet/mellanox" "$kdir/drivers/scsi/qla2xxx" \
+		"$kdir/drivers/scsi/lpfc" "$kdir/net/wireless" "$kdir/net/mac80211" "$kdir/net/bluetooth" \
+		"$kdir/fs/ocfs2" "$kdir/fs/gfs2" "$kdir/fs/xfs" "$kdir/fs/btrfs"
+	kver=$(basename "$(dirname "$kdir")")
+	chroot "$ROOT" depmod -a "$kver"
+done
+
 # Kernels and boot entries are the slot tool's business (one kernel per slot on the ESP): the
 # systemd-boot package's kernel-install hooks would add entries of their own.
 rm -f "$ROOT/etc/kernel/postinst.d/zz-systemd-boot" "$ROOT/etc/kernel/postrm.d/zz-systemd-boot" \
