@@ -81,6 +81,15 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The first file of `dir` once a daemon has finished writing it: non-empty and the same size on two
+/// consecutive polls (spoolers write in place, so a file can be seen while it is still empty).
+pub fn settled_file(dir: &Path, last: &mut Option<(PathBuf, u64)>) -> Option<PathBuf> {
+    let file = files_in(dir).into_iter().next()?;
+    let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let seen = last.replace((file.clone(), len));
+    (len > 0 && seen == Some((file.clone(), len))).then_some(file)
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
