@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{bank, require, run, text};
 use tokio::process::Command;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+// Generous: the tests run in parallel with the rest of the suite on small CI machines; a hang still fails.
+const DEADLINE: Duration = Duration::from_secs(90);
 
 fn gammurc(dir: &Path, device: &Path) -> std::path::PathBuf {
     let rc = dir.join("gammurc");
