@@ -18,6 +18,12 @@ use crate::identity::Identity;
 use crate::profile::{EmptyRead, MID_RESPONSE_PERIOD, Profile};
 use crate::v250::{self, Arg, Command, ExtKind};
 
+mod codes;
+mod storage;
+
+use codes::{cme, cme_text, cms_text};
+use storage::{Mem, Memory, Stored};
+
 /// V.250 §6.2.1: S3, the command line termination character.
 const S3_CR: u8 = b'\r';
 /// V.250 §6.2.2: S4, the response formatting character.
@@ -42,20 +48,6 @@ const REBOOT_TIME: Duration = Duration::from_millis(300);
 const PIN_ATTEMPTS: u8 = 3;
 /// Wrong PUKs before the SIM is blocked.
 const PUK_ATTEMPTS: u8 = 10;
-/// TS 27.007 §9.2.1 `+CME ERROR` codes.
-mod cme {
-    pub const OPERATION_NOT_ALLOWED: u16 = 3;
-    pub const OPERATION_NOT_SUPPORTED: u16 = 4;
-    pub const SIM_NOT_INSERTED: u16 = 10;
-    pub const SIM_PIN_REQUIRED: u16 = 11;
-    pub const SIM_PUK_REQUIRED: u16 = 12;
-    pub const SIM_FAILURE: u16 = 13;
-    pub const INCORRECT_PASSWORD: u16 = 16;
-    pub const INVALID_INDEX: u16 = 21;
-    pub const NO_NETWORK_SERVICE: u16 = 30;
-    pub const INVALID_CHARACTERS: u16 = 25;
-    pub const UNKNOWN: u16 = 100;
-}
 /// TS 27.007 §7.2 registration status values.
 mod reg {
     pub const NOT_SEARCHING: u8 = 0;
@@ -164,70 +156,6 @@ pub struct Counters {
     pub bytes_out: u64,
     /// Reboots.
     pub reboots: u64,
-}
-
-/// Which memory a stored message sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mem {
-    Sm,
-    Me,
-    Sr,
-}
-
-impl Mem {
-    fn name(self) -> &'static str {
-        match self {
-            Mem::Sm => "SM",
-            Mem::Me => "ME",
-            Mem::Sr => "SR",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Mem> {
-        match s.to_ascii_uppercase().as_str() {
-            "SM" => Some(Mem::Sm),
-            "ME" | "MT" => Some(Mem::Me),
-            "SR" => Some(Mem::Sr),
-            _ => None,
-        }
-    }
-}
-
-/// One stored message: its TS 27.005 status and its PDU including the SMSC field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stored {
-    stat: u8,
-    pdu: Vec<u8>,
-    tpdu_len: usize,
-}
-
-/// A message memory with a fixed number of slots (index 1..=capacity).
-#[derive(Debug, Clone)]
-struct Memory {
-    slots: Vec<Option<Stored>>,
-}
-
-impl Memory {
-    fn new(capacity: usize) -> Memory {
-        Memory {
-            slots: vec![None; capacity],
-        }
-    }
-    fn used(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-    fn total(&self) -> usize {
-        self.slots.len()
-    }
-    /// Stores a message in the first free slot; returns its 1-based index.
-    fn store(&mut self, msg: Stored) -> Option<usize> {
-        let free = self.slots.iter().position(Option::is_none)?;
-        self.slots[free] = Some(msg);
-        Some(free + 1)
-    }
-    fn get_mut(&mut self, index: usize) -> Option<&mut Option<Stored>> {
-        index.checked_sub(1).and_then(|i| self.slots.get_mut(i))
-    }
 }
 
 /// What the text typed after the prompt is for.
@@ -1784,47 +1712,6 @@ fn parse_pdu_input(data: &[u8], len: usize) -> Result<(Vec<u8>, Vec<u8>), u16> {
 /// Checks that a TPDU is an SMS-SUBMIT (TS 23.040 §9.2.3.1).
 pub fn is_submit(tpdu: &[u8]) -> bool {
     tpdu.first().is_some_and(|b| b & TP_MTI_MASK == TP_MTI_SUBMIT)
-}
-
-/// Verbose text of a `+CME ERROR` code (TS 27.007 §9.2).
-fn cme_text(code: u16) -> String {
-    match code {
-        cme::OPERATION_NOT_ALLOWED => "operation not allowed".into(),
-        cme::OPERATION_NOT_SUPPORTED => "operation not supported".into(),
-        cme::SIM_NOT_INSERTED => "SIM not inserted".into(),
-        cme::SIM_PIN_REQUIRED => "SIM PIN required".into(),
-        cme::SIM_PUK_REQUIRED => "SIM PUK required".into(),
-        cme::SIM_FAILURE => "SIM failure".into(),
-        cme::INCORRECT_PASSWORD => "incorrect password".into(),
-        cme::INVALID_INDEX => "invalid index".into(),
-        cme::INVALID_CHARACTERS => "invalid characters in text string".into(),
-        cme::NO_NETWORK_SERVICE => "no network service".into(),
-        cme::UNKNOWN => "unknown".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Verbose text of a `+CMS ERROR` code (TS 27.005 §3.2.5, TS 24.011 causes).
-fn cms_text(code: u16) -> String {
-    match code {
-        cms::UNASSIGNED_NUMBER => "Unassigned (unallocated) number".into(),
-        cms::TRANSFER_REJECTED => "Short message transfer rejected".into(),
-        cms::NETWORK_OUT_OF_ORDER => "Network out of order".into(),
-        cms::ME_FAILURE => "ME failure".into(),
-        cms::OPERATION_NOT_ALLOWED => "operation not allowed".into(),
-        cms::OPERATION_NOT_SUPPORTED => "operation not supported".into(),
-        cms::INVALID_PDU_PARAMETER => "invalid PDU mode parameter".into(),
-        cms::INVALID_TEXT_PARAMETER => "invalid text mode parameter".into(),
-        cms::SIM_NOT_INSERTED => "SIM not inserted".into(),
-        cms::SIM_PIN_REQUIRED => "SIM PIN required".into(),
-        cms::MEMORY_FAILURE => "memory failure".into(),
-        cms::INVALID_MEMORY_INDEX => "invalid memory index".into(),
-        cms::MEMORY_FULL => "memory full".into(),
-        cms::SMSC_UNKNOWN => "SMSC address unknown".into(),
-        cms::NO_NETWORK_SERVICE => "no network service".into(),
-        cms::NETWORK_TIMEOUT => "network timeout".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
