@@ -490,3 +490,69 @@ fn text_mode_refuses_what_does_not_fit_one_part() {
     let out = e.input(format!("{long}\x1a").as_bytes(), now).output;
     assert_eq!(out, b"\r\n+CMS ERROR: 305\r\n");
 }
+
+#[test]
+fn write_then_send_from_storage() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0\r", now);
+    assert_eq!(e.input(b"AT+CMGW=19\r", now).output, b"\r\n> ");
+    let out = e.input(format!("{SUBMIT_HEX}\x1a").as_bytes(), now).output;
+    assert_eq!(out, b"\r\n+CMGW: 1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&e.input(b"AT+CMGL=2\r", now).output),
+        format!("\r\n+CMGL: 1,2,,19\r\n{SUBMIT_HEX}\r\n\r\nOK\r\n")
+    );
+    let step = e.input(b"AT+CMSS=1\r", now);
+    assert_eq!(step.output, b"\r\n+CMSS: 0\r\n\r\nOK\r\n");
+    assert!(matches!(
+        &step.effects[..],
+        [Effect::CommandLine { .. }, Effect::Submitted { mr: 0, .. }]
+    ));
+    // Now STO SENT.
+    assert!(
+        String::from_utf8_lossy(&e.input(b"AT+CMGL=3\r", now).output).starts_with("\r\n+CMGL: 1,3,,19\r\n")
+    );
+    assert_eq!(e.input(b"AT+CMSS=7\r", now).output, b"\r\n+CMS ERROR: 321\r\n");
+}
+
+#[test]
+fn delete_flags() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CNMI=2,0,0,0,0\r", now);
+    let (pdu, len) = deliver_pdu();
+    for _ in 0..3 {
+        e.deliver(&pdu, len);
+    }
+    e.input(b"AT+CMGR=1\r", now); // 1 is read now, 2 and 3 unread
+    assert_eq!(e.input(b"AT+CMGD=1,1\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(
+        e.input(b"AT+CPMS?\r", now).output,
+        b"\r\n+CPMS: \"SM\",2,30,\"SM\",2,30,\"SM\",2,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(e.input(b"AT+CMGD=1,4\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(
+        e.input(b"AT+CPMS?\r", now).output,
+        b"\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(e.input(b"AT+CMGD=99\r", now).output, b"\r\n+CMS ERROR: 321\r\n");
+}
+
+#[test]
+fn cfun_and_registration_urcs() {
+    check(
+        ProfileName::Generic,
+        &[
+            ("AT+CEREG=2;+CGREG=1\r", "\r\nOK\r\n"),
+            ("AT+COPS?\r", "\r\n+COPS: 0,0,\"HW-SIM\",7\r\n\r\nOK\r\n"),
+            // Radio off: registration is lost while the command runs, so the URCs precede its OK.
+            ("AT+CFUN=4\r", "\r\n+CGREG: 0\r\n+CEREG: 0\r\n\r\nOK\r\n"),
+            ("AT+CSQ\r", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
+            ("AT+COPS?\r", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+            (
+                "AT+CFUN=1\r",
+                "\r\n+CGREG: 1\r\n+CEREG: 1,\"00C3\",\"0000A13F\"\r\n\r\nOK\r\n",
+            ),
+            ("AT+CFUN?\r", "\r\n+CFUN: 1\r\n\r\nOK\r\n"),
+        ],
+    );
+}
