@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3)
 
 missing=()
+# The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
+APT_PACKAGES+=(python3-gammu)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
