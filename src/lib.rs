@@ -7,3 +7,4 @@ pub use smsgate_pdu as pdu;
 
 pub mod at;
 pub mod modem;
+pub mod ops;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3)
+APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3 udev systemd)
 
 missing=()
 # The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
