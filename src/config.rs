@@ -548,6 +548,13 @@ mod tests {
         assert_eq!(s.http.listen[0].port(), 8443);
     }
 
+    /// The shipped, commented config file states the defaults exactly.
+    #[test]
+    fn shipped_config_file_is_the_defaults() {
+        let shipped = Settings::from_toml(include_str!("../config/smsgate.toml")).unwrap();
+        assert_eq!(shipped, Settings::default());
+    }
+
     #[test]
     fn defaults_round_trip_through_toml() {
         let s = Settings::default_with_data_dir("/tmp/x");
