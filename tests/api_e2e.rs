@@ -154,6 +154,73 @@ async fn login_with_basic_and_token_and_failures() {
         .unwrap();
     assert!(throttled.headers().contains_key("retry-after"));
     assert_problem(throttled, 429, None).await;
+
+    // The audit log has the verified logins (once, not per request) and each failure with its stage.
+    let root = gw.gateway.find_account_by_login("root").await.unwrap().unwrap();
+    let log = gw
+        .gateway
+        .audit_log(&smsgate::app::Principal::of(&root), None, 1000)
+        .await
+        .unwrap();
+    let count = |action: &str, detail: &str| {
+        log.iter()
+            .filter(|e| e.action == action && e.details.as_deref().unwrap_or("").contains(detail))
+            .count()
+    };
+    assert_eq!(
+        count("login.ok", "stage=password"),
+        1,
+        "alice verified once, then cached: {log:?}"
+    );
+    assert!(count("login.failed", "reason=wrong password login=alice") >= 1);
+    assert!(count("login.failed", "reason=unknown login login=nobody") >= 1);
+    assert!(count("login.failed", "stage=throttle") >= 1);
+    assert!(
+        log.iter()
+            .filter(|e| e.action.starts_with("login"))
+            .all(|e| e.source_ip.as_deref() == Some("127.0.0.1"))
+    );
+    assert!(
+        !format!("{log:?}").contains(PASSWORD),
+        "no password in the audit log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_https_answer_carries_hsts_and_errors_are_problems() {
+    let gw = start().await;
+    let http = gw.http();
+    let answers = vec![
+        http.get(gw.url("/api/v1/me")).send().await.unwrap(),
+        http.get(gw.url("/nowhere")).send().await.unwrap(),
+        http.put(gw.url("/api/v1/messages"))
+            .basic_auth("alice", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap(),
+        http.get(gw.url("/cgi-bin/sendsms?username=alice&password=x&to=1&text=x"))
+            .send()
+            .await
+            .unwrap(),
+        http.get(gw.url("/api/v1/docs")).send().await.unwrap(),
+        http.get(gw.url("/")).send().await.unwrap(),
+    ];
+    for r in answers {
+        assert_eq!(
+            r.headers()["strict-transport-security"],
+            smsgate::http::HSTS,
+            "{}",
+            r.url()
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    let r = http
+        .put(gw.url("/api/v1/messages"))
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 405, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,6 +91,21 @@ pub async fn authenticate(
                 login: identity.login.clone(),
                 role,
             };
+            if identity.fresh {
+                // Once per verification (the cache answers repeats), not once per request.
+                tracing::info!(peer = %peer, login = %principal.login, "login");
+                let detail = "stage=password".to_owned();
+                state
+                    .gateway
+                    .audit(
+                        Some(&principal),
+                        Some(principal.account_id),
+                        Some(peer.to_string()),
+                        "login.ok",
+                        Some(detail),
+                    )
+                    .await;
+            }
             Ok(Caller {
                 principal,
                 identity,
