@@ -187,6 +187,51 @@ async fn login_with_basic_and_token_and_failures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_account_rate_limit_answers_429_with_retry_after() {
+    let gw = common::start_with(|s| s.http.requests_per_second = 2, false).await;
+    let http = gw.http();
+    let me = || {
+        http.get(gw.url("/api/v1/me"))
+            .basic_auth("alice", Some(PASSWORD))
+            .send()
+    };
+    // Burst of two seconds' worth, then 429 — for Alice only.
+    for _ in 0..4 {
+        assert_eq!(me().await.unwrap().status(), 200);
+    }
+    let limited = me().await.unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_problem(limited, 429, None).await;
+    assert_eq!(
+        http.get(gw.url("/api/v1/me"))
+            .basic_auth("bob", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The Kannel shim answers like Kannel under load: 503 "Temporal failure".
+    let kannel = http
+        .get(gw.url(&format!(
+            "/cgi-bin/sendsms?username=alice&password={}&to=1&text=x",
+            PASSWORD.replace(' ', "+")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kannel.status(), 503);
+    assert_eq!(kannel.text().await.unwrap(), "Temporal failure, try again later.");
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(me().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_https_answer_carries_hsts_and_errors_are_problems() {
     let gw = start().await;
     let http = gw.http();

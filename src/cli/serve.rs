@@ -199,6 +199,8 @@ async fn run_started(
         gateway: gateway.clone(),
         auth,
         max_body_bytes: settings.http.max_body_bytes,
+        rate_limit: smsgate::http::ratelimit::AccountRateLimiter::new(settings.http.requests_per_second)
+            .map(Arc::new),
     });
 
     let shutdown = CancellationToken::new();
