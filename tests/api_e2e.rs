@@ -904,3 +904,71 @@ async fn webhook_is_signed_delivered_over_https_and_retried_after_500() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(received.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_outbox_survives_a_restart() {
+    let gw = start().await;
+    let http = gw.http();
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = Router::new().route(
+        "/hook",
+        post({
+            let received = received.clone();
+            move |body: String| async move {
+                received.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(smsgate::tls::acceptor::run_plain(
+        listener,
+        app,
+        gw.shutdown.clone(),
+    ));
+    let created = http
+        .post(gw.url("/api/v1/webhooks"))
+        .basic_auth("alice", Some(PASSWORD))
+        .json(&json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["sms:sent"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // The event is produced while no delivery worker runs; then the gateway stops.
+    gw.gateway
+        .attach_modem(Arc::new(InstantModem), "default", true)
+        .await
+        .unwrap();
+    let sent = gw
+        .send_as("alice", json!({"to": "+48600100200", "text": "before restart"}))
+        .await;
+    let id = sent.json::<Value>().await.unwrap()["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gw.gateway.next_webhook_due().await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no outbox row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.gateway.shutdown().await;
+
+    // A new process (gateway) on the same data directory delivers it.
+    let settings = smsgate::config::Settings::default_with_data_dir(gw.dir.path());
+    let (reopened, _) = smsgate::app::Gateway::open(settings).await.unwrap();
+    let client = smsgate::http::client::outbound_client(&[], Duration::from_secs(5)).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(webhooks::run_worker(reopened.clone(), client, stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not delivered after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(received.lock().unwrap()[0].contains(&id));
+    stop.cancel();
+    reopened.shutdown().await;
+}
