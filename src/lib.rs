@@ -13,5 +13,6 @@ pub mod config;
 pub mod dispatch;
 pub mod http;
 pub mod modem;
+pub mod ops;
 pub mod store;
 pub mod tls;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3)
+APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3 udev systemd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

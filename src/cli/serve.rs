@@ -52,13 +52,8 @@ pub struct ServeArgs {
 
 /// Runs the service until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    // Logs go to stderr (journald captures it under systemd); stdout carries the banner only.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Logs go to journald under systemd, else stderr; stdout carries the banner only.
+    smsgate::ops::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("smsgate")
@@ -94,20 +89,30 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the first admin on an empty database; returns its password if it was generated.
-async fn bootstrap_admin(gateway: &Gateway, hasher: &PasswordHasher) -> anyhow::Result<Option<String>> {
-    if gateway.account_count().await? > 0 {
-        return Ok(None);
-    }
-    let (password, generated) = match std::env::var(ADMIN_PASSWORD_ENV) {
+/// The first admin's password from the environment, checked against the policy before anything starts.
+fn admin_password_from_env() -> anyhow::Result<Option<String>> {
+    match std::env::var(ADMIN_PASSWORD_ENV) {
         Ok(p) => {
             PasswordPolicy::default()
                 .check(ADMIN_LOGIN, &p)
                 .with_context(|| format!("{ADMIN_PASSWORD_ENV} does not satisfy the password policy"))?;
-            (p, false)
+            Ok(Some(p))
         }
-        Err(_) => (generate_password(), true),
-    };
+        Err(_) => Ok(None),
+    }
+}
+
+/// Creates the first admin on an empty database; returns its password if it was generated.
+async fn bootstrap_admin(
+    gateway: &Gateway,
+    hasher: &PasswordHasher,
+    from_env: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    if gateway.account_count().await? > 0 {
+        return Ok(None);
+    }
+    let generated = from_env.is_none();
+    let password = from_env.unwrap_or_else(generate_password);
     let hash = hasher.hash_blocking(password.clone()).await?;
     gateway
         .create_account(None, ADMIN_LOGIN, hash, Role::Admin)
@@ -141,15 +146,29 @@ fn url_hosts(addr: SocketAddr, settings: &Settings) -> Vec<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = load_settings(&args)?;
+    let admin_password = admin_password_from_env()?;
     prepare_data_dir(&settings.data_dir)?;
     let sim = args.sim.is_some_and(|n| n > 0);
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await
         .context("cannot start the gateway")?;
     tracing::info!(?handles, "gateway started");
+    let result = run_started(&settings, &gateway, admin_password).await;
+    // Whatever happened after the start, stop sends and flush the database before exiting.
+    gateway.shutdown().await;
+    result?;
+    println!("smsgate stopped");
+    Ok(())
+}
 
+/// Everything after the gateway core is up: certificate, listeners, workers, signals.
+async fn run_started(
+    settings: &Settings,
+    gateway: &Gateway,
+    admin_password: Option<String>,
+) -> anyhow::Result<()> {
     let hasher = PasswordHasher::default();
-    let generated_password = bootstrap_admin(&gateway, &hasher).await?;
+    let generated_password = bootstrap_admin(gateway, &hasher, admin_password).await?;
 
     let mut sans = settings.http.public_hostnames.clone();
     sans.extend(settings.tls.san.iter().cloned());
@@ -170,7 +189,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = Arc::new(Authenticator::new(
         Box::new(GatewayDirectory(gateway.clone())),
         hasher,
-        LoginThrottle::new(account_policy(&settings), ThrottlePolicy::ADDRESS),
+        LoginThrottle::new(account_policy(settings), ThrottlePolicy::ADDRESS),
         &AuthenticatorSettings {
             cache_ttl: Duration::from_secs(settings.auth.password_cache_seconds),
             ..AuthenticatorSettings::default()
@@ -180,6 +199,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gateway: gateway.clone(),
         auth,
         max_body_bytes: settings.http.max_body_bytes,
+        rate_limit: smsgate::http::ratelimit::AccountRateLimiter::new(settings.http.requests_per_second)
+            .map(Arc::new),
     });
 
     let shutdown = CancellationToken::new();
@@ -219,18 +240,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let client = smsgate::http::client::outbound_client(&[], webhook_timeout)?;
     let worker = tokio::spawn(smsgate::http::webhooks::run_worker(
         gateway.clone(),
+        client.clone(),
+        shutdown.clone(),
+    ));
+    let dlr_worker = tokio::spawn(smsgate::http::kannel::run_dlr_worker(
+        gateway.clone(),
         client,
         shutdown.clone(),
     ));
 
     print_banner(
-        &settings,
+        settings,
         &https_addrs,
         &redirect_addrs,
         certificate.ca_cert.as_deref(),
         generated_password,
     );
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    smsgate::ops::systemd::ready(&format!("serving HTTPS on {https_addrs:?}"));
+    if let Some(period) = smsgate::ops::systemd::watchdog_period() {
+        spawn_watchdog(gateway.clone(), period, shutdown.clone());
+    }
 
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -246,20 +275,50 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!("shutting down: no new connections, finishing requests in flight");
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    smsgate::ops::systemd::stopping();
     shutdown.cancel();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while servers.join_next().await.is_some() {}
         let _ = worker.await;
+        let _ = dlr_worker.await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; closing them");
         servers.abort_all();
     }
-    gateway.shutdown().await;
-    println!("smsgate stopped");
     Ok(())
+}
+
+/// Keeps systemd's watchdog fed while the database answers: a probe reads from the store every period and
+/// the keep-alive is withheld when no probe succeeded for three periods (a wedged writer or runtime gets
+/// the service restarted).
+fn spawn_watchdog(gateway: Gateway, period: Duration, shutdown: CancellationToken) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let started = std::time::Instant::now();
+    let last_ok = Arc::new(AtomicU64::new(0));
+    let probe_ok = Arc::clone(&last_ok);
+    let probe_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                () = probe_shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Ok(Ok(_)) = tokio::time::timeout(period, gateway.account_count()).await {
+                        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        probe_ok.store(elapsed, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    });
+    let limit = u64::try_from(period.saturating_mul(3).as_millis()).unwrap_or(u64::MAX);
+    let healthy = move || {
+        let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(last_ok.load(Ordering::Relaxed)) <= limit
+    };
+    tokio::spawn(smsgate::ops::systemd::run_watchdog(period, healthy, shutdown));
 }
 
 fn print_banner(

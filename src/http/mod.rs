@@ -7,6 +7,7 @@ pub mod client;
 pub mod extract;
 pub mod kannel;
 pub mod problem;
+pub mod ratelimit;
 pub mod redirect;
 pub mod webhooks;
 
@@ -58,6 +59,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// `http.max_body_bytes`.
     pub max_body_bytes: usize,
+    /// `http.requests_per_second` per account (`None`: no limit).
+    pub rate_limit: Option<Arc<ratelimit::AccountRateLimiter>>,
 }
 
 /// The OpenAPI 3 document (hand-written; `tests::openapi_matches_router` keeps it in sync with the router).
@@ -78,6 +81,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/inbox/{id}", get(api::get_inbox).delete(api::delete_inbox)),
         ("/modems", get(api::list_modems)),
         ("/modems/{id}", get(api::get_modem)),
+        ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),
         ("/tokens/{id}", axum::routing::delete(api::revoke_token)),

@@ -1,0 +1,4 @@
+//! Operations glue: logging (journald under systemd, human-readable on a terminal) and the systemd
+//! notification protocol (readiness, status line, watchdog).
+pub mod logging;
+pub mod systemd;
