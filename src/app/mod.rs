@@ -7,6 +7,7 @@
 //! [`AppError`]s, which the HTTP layer maps to problem+json.
 mod events;
 pub mod numbers;
+mod retention;
 mod start;
 mod submit;
 mod surfaces;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use self::events::Inbound;
+pub use self::retention::{AccountExport, RETENTION_INTERVAL};
 pub use self::start::GatewayHandles;
 pub use self::submit::{
     EncodingChoice, MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, PRIORITY_RANGE, SubmitRequest,

@@ -128,6 +128,7 @@ impl Gateway {
             }),
         };
         gateway.spawn_event_loop();
+        gateway.spawn_retention();
         info!(loaded, "gateway core open");
         Ok((
             gateway,

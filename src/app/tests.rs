@@ -577,3 +577,38 @@ async fn modem_state_is_recorded_and_redacted_for_clients() {
     );
     let _ = Scope::All;
 }
+
+#[tokio::test]
+async fn a_client_exports_its_own_data_only() {
+    let (_d, gw) = gateway(|_| {}).await;
+    let a = principal(&gw, "a", Role::Client).await;
+    let b = principal(&gw, "b", Role::Client).await;
+    gw.submit(&a, req(&["+48600100200", "+48600100201"], "mine"), None)
+        .await
+        .unwrap();
+    gw.submit(&b, req(&["+48600100202"], "theirs"), None)
+        .await
+        .unwrap();
+    let export = gw.export_account(&a, a.account_id).await.unwrap();
+    assert_eq!(export.account.login, "a");
+    assert_eq!(export.messages.len(), 2);
+    assert!(
+        export
+            .messages
+            .iter()
+            .all(|m| m.message.account_id == a.account_id && !m.part_list.is_empty())
+    );
+    let json = serde_json::to_value(&export).unwrap();
+    assert!(
+        json["account"].get("password_hash").is_none(),
+        "no secrets in the export"
+    );
+    assert!(matches!(
+        gw.export_account(&a, b.account_id).await,
+        Err(AppError::Forbidden(_))
+    ));
+    assert_eq!(
+        gw.purge_expired_data().await.unwrap(),
+        crate::store::Purged::default()
+    );
+}

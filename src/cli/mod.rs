@@ -17,16 +17,16 @@ pub struct Cli {
 pub enum Command {
     /// Encode or decode SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::PduArgs),
-    /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
-    Serve(serve::ServeArgs),
     /// Talk to a modem directly on its port: raw AT, info, send, USSD.
     Modem(modem::ModemArgs),
+    /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
-        Command::Serve(args) => serve::run(args),
         Command::Modem(args) => modem::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -94,20 +94,30 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the first admin on an empty database; returns its password if it was generated.
-async fn bootstrap_admin(gateway: &Gateway, hasher: &PasswordHasher) -> anyhow::Result<Option<String>> {
-    if gateway.account_count().await? > 0 {
-        return Ok(None);
-    }
-    let (password, generated) = match std::env::var(ADMIN_PASSWORD_ENV) {
+/// The first admin's password from the environment, checked against the policy before anything starts.
+fn admin_password_from_env() -> anyhow::Result<Option<String>> {
+    match std::env::var(ADMIN_PASSWORD_ENV) {
         Ok(p) => {
             PasswordPolicy::default()
                 .check(ADMIN_LOGIN, &p)
                 .with_context(|| format!("{ADMIN_PASSWORD_ENV} does not satisfy the password policy"))?;
-            (p, false)
+            Ok(Some(p))
         }
-        Err(_) => (generate_password(), true),
-    };
+        Err(_) => Ok(None),
+    }
+}
+
+/// Creates the first admin on an empty database; returns its password if it was generated.
+async fn bootstrap_admin(
+    gateway: &Gateway,
+    hasher: &PasswordHasher,
+    from_env: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    if gateway.account_count().await? > 0 {
+        return Ok(None);
+    }
+    let generated = from_env.is_none();
+    let password = from_env.unwrap_or_else(generate_password);
     let hash = hasher.hash_blocking(password.clone()).await?;
     gateway
         .create_account(None, ADMIN_LOGIN, hash, Role::Admin)
@@ -141,15 +151,29 @@ fn url_hosts(addr: SocketAddr, settings: &Settings) -> Vec<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = load_settings(&args)?;
+    let admin_password = admin_password_from_env()?;
     prepare_data_dir(&settings.data_dir)?;
     let sim = args.sim.is_some_and(|n| n > 0);
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await
         .context("cannot start the gateway")?;
     tracing::info!(?handles, "gateway started");
+    let result = run_started(&settings, &gateway, admin_password).await;
+    // Whatever happened after the start, stop sends and flush the database before exiting.
+    gateway.shutdown().await;
+    result?;
+    println!("smsgate stopped");
+    Ok(())
+}
 
+/// Everything after the gateway core is up: certificate, listeners, workers, signals.
+async fn run_started(
+    settings: &Settings,
+    gateway: &Gateway,
+    admin_password: Option<String>,
+) -> anyhow::Result<()> {
     let hasher = PasswordHasher::default();
-    let generated_password = bootstrap_admin(&gateway, &hasher).await?;
+    let generated_password = bootstrap_admin(gateway, &hasher, admin_password).await?;
 
     let mut sans = settings.http.public_hostnames.clone();
     sans.extend(settings.tls.san.iter().cloned());
@@ -170,7 +194,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = Arc::new(Authenticator::new(
         Box::new(GatewayDirectory(gateway.clone())),
         hasher,
-        LoginThrottle::new(account_policy(&settings), ThrottlePolicy::ADDRESS),
+        LoginThrottle::new(account_policy(settings), ThrottlePolicy::ADDRESS),
         &AuthenticatorSettings {
             cache_ttl: Duration::from_secs(settings.auth.password_cache_seconds),
             ..AuthenticatorSettings::default()
@@ -219,12 +243,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let client = smsgate::http::client::outbound_client(&[], webhook_timeout)?;
     let worker = tokio::spawn(smsgate::http::webhooks::run_worker(
         gateway.clone(),
+        client.clone(),
+        shutdown.clone(),
+    ));
+    let dlr_worker = tokio::spawn(smsgate::http::kannel::run_dlr_worker(
+        gateway.clone(),
         client,
         shutdown.clone(),
     ));
 
     print_banner(
-        &settings,
+        settings,
         &https_addrs,
         &redirect_addrs,
         certificate.ca_cert.as_deref(),
@@ -251,14 +280,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while servers.join_next().await.is_some() {}
         let _ = worker.await;
+        let _ = dlr_worker.await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; closing them");
         servers.abort_all();
     }
-    gateway.shutdown().await;
-    println!("smsgate stopped");
     Ok(())
 }
 

@@ -175,8 +175,12 @@ impl Dispatcher {
         let notify = Arc::new(Notify::new());
         let shared = self.shared.clone();
         let task_notify = notify.clone();
+        // Spawn while holding the task table: the task's first step checks that it is registered, and
+        // on a multi-threaded runtime it may run before an insert made after the spawn.
+        let mut tasks = lock(&self.shared.tasks);
         let handle = tokio::spawn(async move { modem_loop(shared, sender, task_notify).await });
-        let old = lock(&self.shared.tasks).insert(id, ModemTask { notify, handle });
+        let old = tasks.insert(id, ModemTask { notify, handle });
+        drop(tasks);
         if let Some(old) = old {
             old.handle.abort();
         }

@@ -424,7 +424,7 @@ pub async fn delete_inbox(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// modems
+// modems and USSD
 
 /// `GET /api/v1/modems`.
 pub async fn list_modems(State(state): State<ApiState>, caller: Caller) -> Result<Response, Problem> {
@@ -440,6 +440,30 @@ pub async fn get_modem(
 ) -> Result<Response, Problem> {
     caller.require(Scope::ModemsRead)?;
     Ok(Json(state.gateway.modem(&caller.principal, &id).await?).into_response())
+}
+
+/// `POST /api/v1/ussd` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UssdBody {
+    /// Modem id (IMEI), name or port.
+    pub modem: String,
+    /// The code, e.g. `*100#`.
+    pub code: String,
+}
+
+/// `POST /api/v1/ussd` (operators only): the network's answer.
+pub async fn ussd(
+    State(state): State<ApiState>,
+    caller: Caller,
+    StrictJson(body): StrictJson<UssdBody>,
+) -> Result<Response, Problem> {
+    caller.require(Scope::Ussd)?;
+    let reply = state
+        .gateway
+        .ussd(&caller.principal, &body.modem, &body.code)
+        .await?;
+    Ok(Json(reply).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------------------

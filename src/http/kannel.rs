@@ -448,12 +448,15 @@ pub async fn sendsms(State(state): State<ApiState>, request: Request) -> Respons
         .submit_kannel(
             &caller.principal,
             request,
-            sms.dlr_url.clone().map(|url| KannelDlr {
-                url,
-                // Kannel calls back only for the types in the mask; no mask means no callback.
-                mask: sms.dlr_mask.unwrap_or(0),
-                sender: sms.from.clone(),
-            }),
+            sms.dlr_url
+                .clone()
+                .filter(|_| sms.dlr_mask.is_some_and(|m| m != 0))
+                .map(|url| KannelDlr {
+                    url,
+                    // Kannel calls back only for the types in the mask; no mask means no callback.
+                    mask: sms.dlr_mask.unwrap_or(0),
+                    sender: sms.from.clone(),
+                }),
         )
         .await;
     match result {
@@ -484,6 +487,127 @@ fn kannel_error(error: AppError) -> KannelReply {
             tracing::error!(%error, "sendsms failed");
             KannelReply::new(StatusCode::INTERNAL_SERVER_ERROR, replies::FAILED)
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// dlr-url callbacks
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Gateway;
+use crate::store::{KannelDlrDue, MessageStatus};
+
+/// How often subscriptions are checked when nothing wakes the worker earlier.
+const DLR_POLL: Duration = Duration::from_secs(1);
+/// Callback attempts before a subscription is dropped.
+const DLR_MAX_ATTEMPTS: u32 = 10;
+/// First retry delay of a failed callback; doubles per attempt.
+const DLR_FIRST_RETRY: Duration = Duration::from_secs(5);
+/// Subscriptions handled per round.
+const DLR_BATCH: u32 = 100;
+
+/// The DLR types a message at `status` stands for, in the order Kannel reports them, minus the types in
+/// `reported`; and whether the message can produce no further report.
+pub fn dlr_events(status: MessageStatus, delivery_report: bool, reported: u8) -> (Vec<u8>, bool) {
+    let (events, finished): (Vec<u8>, bool) = match status {
+        MessageStatus::Queued | MessageStatus::Sending => (vec![], false),
+        MessageStatus::Sent => (vec![dlr::SMSC_SUCCESS], !delivery_report),
+        MessageStatus::Delivered => (vec![dlr::SMSC_SUCCESS, dlr::DELIVERED], true),
+        // After an SMSC success, a failure can only come from the status report: undelivered.
+        MessageStatus::Failed if reported & dlr::SMSC_SUCCESS != 0 => (vec![dlr::UNDELIVERED], true),
+        MessageStatus::Failed | MessageStatus::Expired | MessageStatus::Cancelled => {
+            (vec![dlr::SMSC_REJECT], true)
+        }
+        // Nobody knows whether it went out: nothing truthful to report.
+        MessageStatus::Uncertain => (vec![], true),
+    };
+    (
+        events.into_iter().filter(|t| reported & t == 0).collect(),
+        finished,
+    )
+}
+
+/// `%A` for a DLR type: Kannel's SMSC answer texts.
+fn dlr_reply(kind: u8, error: Option<&str>) -> String {
+    match kind {
+        dlr::DELIVERED => "DELIVRD".to_owned(),
+        dlr::UNDELIVERED => format!("UNDELIV/{}", error.unwrap_or("")),
+        dlr::SMSC_SUCCESS => "ACK/".to_owned(),
+        _ => format!("NACK/{}", error.unwrap_or("")),
+    }
+}
+
+/// Calls `dlr-url`s (HTTP GET, any HTTP answer counts as done, as in Kannel) until `shutdown`.
+pub async fn run_dlr_worker(gateway: Gateway, client: reqwest::Client, shutdown: CancellationToken) {
+    let notify = gateway.webhooks_due();
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match gateway.store().kannel_dlr_due(gateway.now_ms(), DLR_BATCH).await {
+            Ok(due) => {
+                for d in due {
+                    handle_dlr(&gateway, &client, d).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot read Kannel DLR subscriptions"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = &mut notified => {}
+            () = tokio::time::sleep(DLR_POLL) => {}
+        }
+    }
+}
+
+async fn handle_dlr(gateway: &Gateway, client: &reqwest::Client, d: KannelDlrDue) {
+    let (events, finished) = dlr_events(d.status, d.delivery_report, d.reported);
+    let mut reported = d.reported;
+    let message_id = d.message_id.to_string();
+    for kind in events {
+        if d.mask & kind != 0 {
+            let url = expand_dlr_url(
+                &d.url,
+                &DlrValues {
+                    kind,
+                    to: &d.recipient,
+                    from: d.sender.as_deref().unwrap_or(""),
+                    time: time::OffsetDateTime::now_utc().unix_timestamp(),
+                    reply: &dlr_reply(kind, d.error.as_deref()),
+                    message_id: &message_id,
+                    smsc: d.modem.as_deref().unwrap_or(""),
+                },
+            );
+            if let Err(error) = client.get(&url).send().await {
+                let attempts = d.attempts.saturating_add(1);
+                let next = (attempts < DLR_MAX_ATTEMPTS).then(|| {
+                    let delay = DLR_FIRST_RETRY.saturating_mul(1 << attempts.min(16));
+                    gateway
+                        .now_ms()
+                        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+                });
+                tracing::info!(msg_id = %d.message_id, error = %error.without_url(), attempts, "dlr-url call failed");
+                if let Err(e) = gateway
+                    .store()
+                    .kannel_dlr_failed(d.message_id, reported, next)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot record dlr-url failure");
+                }
+                return;
+            }
+        }
+        reported |= kind;
+    }
+    if let Err(e) = gateway
+        .store()
+        .kannel_dlr_reported(d.message_id, reported, d.status, finished)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record dlr-url progress");
     }
 }
 
@@ -587,6 +711,26 @@ mod tests {
         );
         let s = parse(&RawArgs::from_headers(&headers, b"caf\xe9")).unwrap();
         assert_eq!((s.to.len(), s.text.as_str()), (2, "café"));
+    }
+
+    #[test]
+    fn dlr_events_table() {
+        use crate::store::MessageStatus as S;
+        let check = |status, dr, reported, expect: (&[u8], bool)| {
+            assert_eq!(
+                dlr_events(status, dr, reported),
+                (expect.0.to_vec(), expect.1),
+                "{status:?} {dr} {reported}"
+            );
+        };
+        check(S::Sent, true, 0, (&[8], false));
+        check(S::Sent, false, 0, (&[8], true));
+        check(S::Delivered, true, 0, (&[8, 1], true));
+        check(S::Delivered, true, 8, (&[1], true));
+        check(S::Failed, true, 8, (&[2], true));
+        check(S::Failed, false, 0, (&[16], true));
+        check(S::Expired, false, 0, (&[16], true));
+        check(S::Uncertain, false, 0, (&[], true));
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/inbox/{id}", get(api::get_inbox).delete(api::delete_inbox)),
         ("/modems", get(api::list_modems)),
         ("/modems/{id}", get(api::get_modem)),
+        ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),
         ("/tokens/{id}", axum::routing::delete(api::revoke_token)),

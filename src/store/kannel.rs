@@ -99,15 +99,22 @@ impl Store {
         .await
     }
 
-    /// Records a failed callback: retry at `next_at`, or drop the subscription (`None`).
-    pub async fn kannel_dlr_failed(&self, id: MessageId, next_at: Option<i64>) -> StoreResult<()> {
+    /// Records a failed callback: the types in `reported` are handled (called back before the failure);
+    /// retry the rest at `next_at`, or drop the subscription (`None`: gave up).
+    pub async fn kannel_dlr_failed(
+        &self,
+        id: MessageId,
+        reported: u8,
+        next_at: Option<i64>,
+    ) -> StoreResult<()> {
         self.write(move |conn| {
             match next_at {
                 Some(at) => conn
                     .prepare_cached(
-                        "UPDATE kannel_dlr SET attempts = attempts + 1, next_at = ?2 WHERE message_id = ?1",
+                        "UPDATE kannel_dlr SET reported = ?2, attempts = attempts + 1, next_at = ?3
+                         WHERE message_id = ?1",
                     )?
-                    .execute(params![id.to_string(), at])?,
+                    .execute(params![id.to_string(), reported, at])?,
                 None => conn
                     .prepare_cached("DELETE FROM kannel_dlr WHERE message_id = ?1")?
                     .execute(params![id.to_string()])?,

@@ -20,6 +20,7 @@ mod kannel;
 mod messages;
 pub mod model;
 mod modems;
+mod retention;
 mod schema;
 pub use schema::SCHEMA_VERSION;
 mod webhooks;
@@ -39,6 +40,7 @@ pub use kannel::*;
 pub use messages::*;
 pub use model::*;
 pub use modems::*;
+pub use retention::Purged;
 pub use webhooks::*;
 
 /// Most jobs folded into one transaction: bounds the latency a job waits behind others.

@@ -183,7 +183,11 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log(at);
 "#;
 
-const MIGRATION_LIST: &[M<'static>] = &[M::up(V1), M::up(super::kannel::V2_KANNEL_DLR)];
+const MIGRATION_LIST: &[M<'static>] = &[
+    M::up(V1),
+    M::up(super::kannel::V2_KANNEL_DLR),
+    M::up(super::retention::V3_RETENTION_INDEXES),
+];
 
 /// All migrations, oldest first.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIST);

@@ -764,3 +764,66 @@ async fn closed_store_refuses_writes() {
     store.close().await.unwrap();
     assert!(matches!(store.flush().await, Err(StoreError::Closed)));
 }
+
+#[tokio::test]
+async fn retention_purges_old_finished_data_only() {
+    let (_dir, store) = open().await;
+    let a = account(&store, "a", Role::Client).await;
+    let old_done = submit_one(&store, a, "+48600100200", 2).await;
+    let old_queued = submit_one(&store, a, "+48600100201", 1).await;
+    let s = store
+        .begin_attempt(old_done.id, "imei-1".into(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = AttemptEnd {
+        attempt_id: s.attempt_id,
+        message_id: old_done.id,
+        modem: "imei-1".into(),
+        sent: vec![(1, 1), (2, 2)],
+        outcome: AttemptOutcome::Sent,
+        now: 20,
+    };
+    store.finish_attempt(end).await.unwrap();
+    let recent = match store
+        .submit(a, None, vec![new_message("+48600100202", 1)], 5_000)
+        .await
+        .unwrap()
+    {
+        Submitted::Created(mut v) => v.remove(0),
+        other => panic!("{other:?}"),
+    };
+    let inbox = |at| NewInbox {
+        id: InboxId::new(),
+        account_id: Some(a),
+        originator: "+48600100200".into(),
+        text: "x".into(),
+        modem: "imei-1".into(),
+        received_at: at,
+        parts: 1,
+        incomplete: false,
+    };
+    store.store_inbox(inbox(100), vec![]).await.unwrap();
+    let kept_inbox = store.store_inbox(inbox(6_000), vec![]).await.unwrap();
+    let purged = store.purge_older_than(4_000).await.unwrap();
+    assert_eq!((purged.messages, purged.inbox), (1, 1));
+    assert!(store.message(Scope::All, old_done.id).await.unwrap().is_none());
+    assert!(
+        store.message(Scope::All, old_queued.id).await.unwrap().is_some(),
+        "queued messages are kept"
+    );
+    assert!(store.message(Scope::All, recent.id).await.unwrap().is_some());
+    assert!(
+        store
+            .inbox_item(Scope::All, kept_inbox.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let parts: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM message_parts", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(parts, 2, "the purged message's parts went with it");
+    assert_eq!(store.purge_older_than(4_000).await.unwrap(), Purged::default());
+}
