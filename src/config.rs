@@ -78,6 +78,9 @@ pub struct HttpSettings {
     pub public_hostnames: Vec<String>,
     /// `http.max_body_bytes`: largest accepted request body; bigger ones get 413 (default 1 MiB).
     pub max_body_bytes: usize,
+    /// `http.requests_per_second`: API and Kannel requests allowed per account and second (bursts of two
+    /// seconds' worth); more get 429 with `Retry-After`. 0 = no limit (default).
+    pub requests_per_second: u32,
 }
 
 /// `[tls]`: the server certificate.
@@ -304,6 +307,7 @@ impl Default for HttpSettings {
             redirect_listen: Vec::new(),
             public_hostnames: vec!["localhost".to_owned()],
             max_body_bytes: 1024 * 1024,
+            requests_per_second: 0,
         }
     }
 }
@@ -546,6 +550,13 @@ mod tests {
         assert_eq!(s.dispatch.max_parts, 10);
         assert_eq!(s.retention.days, 730);
         assert_eq!(s.http.listen[0].port(), 8443);
+    }
+
+    /// The shipped, commented config file states the defaults exactly.
+    #[test]
+    fn shipped_config_file_is_the_defaults() {
+        let shipped = Settings::from_toml(include_str!("../config/smsgate.toml")).unwrap();
+        assert_eq!(shipped, Settings::default());
     }
 
     #[test]

@@ -154,6 +154,118 @@ async fn login_with_basic_and_token_and_failures() {
         .unwrap();
     assert!(throttled.headers().contains_key("retry-after"));
     assert_problem(throttled, 429, None).await;
+
+    // The audit log has the verified logins (once, not per request) and each failure with its stage.
+    let root = gw.gateway.find_account_by_login("root").await.unwrap().unwrap();
+    let log = gw
+        .gateway
+        .audit_log(&smsgate::app::Principal::of(&root), None, 1000)
+        .await
+        .unwrap();
+    let count = |action: &str, detail: &str| {
+        log.iter()
+            .filter(|e| e.action == action && e.details.as_deref().unwrap_or("").contains(detail))
+            .count()
+    };
+    assert_eq!(
+        count("login.ok", "stage=password"),
+        1,
+        "alice verified once, then cached: {log:?}"
+    );
+    assert!(count("login.failed", "reason=wrong password login=alice") >= 1);
+    assert!(count("login.failed", "reason=unknown login login=nobody") >= 1);
+    assert!(count("login.failed", "stage=throttle") >= 1);
+    assert!(
+        log.iter()
+            .filter(|e| e.action.starts_with("login"))
+            .all(|e| e.source_ip.as_deref() == Some("127.0.0.1"))
+    );
+    assert!(
+        !format!("{log:?}").contains(PASSWORD),
+        "no password in the audit log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_account_rate_limit_answers_429_with_retry_after() {
+    let gw = common::start_with(|s| s.http.requests_per_second = 2, false).await;
+    let http = gw.http();
+    let me = || {
+        http.get(gw.url("/api/v1/me"))
+            .basic_auth("alice", Some(PASSWORD))
+            .send()
+    };
+    // Burst of two seconds' worth, then 429 — for Alice only.
+    for _ in 0..4 {
+        assert_eq!(me().await.unwrap().status(), 200);
+    }
+    let limited = me().await.unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_problem(limited, 429, None).await;
+    assert_eq!(
+        http.get(gw.url("/api/v1/me"))
+            .basic_auth("bob", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The Kannel shim answers like Kannel under load: 503 "Temporal failure".
+    let kannel = http
+        .get(gw.url(&format!(
+            "/cgi-bin/sendsms?username=alice&password={}&to=1&text=x",
+            PASSWORD.replace(' ', "+")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kannel.status(), 503);
+    assert_eq!(kannel.text().await.unwrap(), "Temporal failure, try again later.");
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(me().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_https_answer_carries_hsts_and_errors_are_problems() {
+    let gw = start().await;
+    let http = gw.http();
+    let answers = vec![
+        http.get(gw.url("/api/v1/me")).send().await.unwrap(),
+        http.get(gw.url("/nowhere")).send().await.unwrap(),
+        http.put(gw.url("/api/v1/messages"))
+            .basic_auth("alice", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap(),
+        http.get(gw.url("/cgi-bin/sendsms?username=alice&password=x&to=1&text=x"))
+            .send()
+            .await
+            .unwrap(),
+        http.get(gw.url("/api/v1/docs")).send().await.unwrap(),
+        http.get(gw.url("/")).send().await.unwrap(),
+    ];
+    for r in answers {
+        assert_eq!(
+            r.headers()["strict-transport-security"],
+            smsgate::http::HSTS,
+            "{}",
+            r.url()
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    let r = http
+        .put(gw.url("/api/v1/messages"))
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 405, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -791,4 +903,72 @@ async fn webhook_is_signed_delivered_over_https_and_retried_after_500() {
     // No third delivery: the 200 ended it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(received.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_outbox_survives_a_restart() {
+    let gw = start().await;
+    let http = gw.http();
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = Router::new().route(
+        "/hook",
+        post({
+            let received = received.clone();
+            move |body: String| async move {
+                received.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(smsgate::tls::acceptor::run_plain(
+        listener,
+        app,
+        gw.shutdown.clone(),
+    ));
+    let created = http
+        .post(gw.url("/api/v1/webhooks"))
+        .basic_auth("alice", Some(PASSWORD))
+        .json(&json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["sms:sent"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // The event is produced while no delivery worker runs; then the gateway stops.
+    gw.gateway
+        .attach_modem(Arc::new(InstantModem), "default", true)
+        .await
+        .unwrap();
+    let sent = gw
+        .send_as("alice", json!({"to": "+48600100200", "text": "before restart"}))
+        .await;
+    let id = sent.json::<Value>().await.unwrap()["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gw.gateway.next_webhook_due().await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no outbox row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.gateway.shutdown().await;
+
+    // A new process (gateway) on the same data directory delivers it.
+    let settings = smsgate::config::Settings::default_with_data_dir(gw.dir.path());
+    let (reopened, _) = smsgate::app::Gateway::open(settings).await.unwrap();
+    let client = smsgate::http::client::outbound_client(&[], Duration::from_secs(5)).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(webhooks::run_worker(reopened.clone(), client, stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not delivered after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(received.lock().unwrap()[0].contains(&id));
+    stop.cancel();
+    reopened.shutdown().await;
 }

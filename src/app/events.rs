@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use super::Gateway;
 use crate::modem::{ModemEvent, ModemId, ModemPhase, ModemState, StoredAck};
 use crate::pdu;
-use crate::store::{AccountId, InboxId, ModemUpdate, NewInbox, ReportKind, StatusReportIn};
+use crate::store::{AccountId, InboxId, ModemUpdate, NewInbox, StatusReportIn};
 
 /// How long the parts of a concatenated SMS are awaited before it is stored incomplete.
 pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -338,11 +338,7 @@ impl Gateway {
                 return Inbound::Report;
             }
         };
-        let kind = match report.status.category() {
-            pdu::StatusCategory::Delivered => ReportKind::Delivered,
-            pdu::StatusCategory::StillTrying => ReportKind::Pending,
-            _ => ReportKind::Failed,
-        };
+        let kind = crate::store::report_kind(report.status.0);
         let input = StatusReportIn {
             modem: modem.0.clone(),
             pdu: raw,

@@ -74,6 +74,9 @@ pub struct Identity {
     pub method: AuthMethod,
     /// Token scopes; empty (all) for password logins.
     pub scopes: Scopes,
+    /// True when the password was verified by this call (not answered from the cache): the moment to
+    /// audit a successful login without one entry per request.
+    pub fresh: bool,
 }
 
 /// Why authentication failed. The HTTP answer reveals only the class (401 / 429 / 503); the log and
@@ -179,7 +182,10 @@ impl Authenticator {
             return Err(AuthFailure::Throttled { retry_after, locked });
         }
         if let Some(identity) = self.cache.get(login, password) {
-            return Ok(identity);
+            return Ok(Identity {
+                fresh: false,
+                ..identity
+            });
         }
         let account = self
             .directory
@@ -205,6 +211,7 @@ impl Authenticator {
                     role: a.role,
                     method: AuthMethod::Password,
                     scopes: Scopes::default(),
+                    fresh: true,
                 };
                 self.cache.put(login, password, identity.clone());
                 Ok(identity)
@@ -243,6 +250,7 @@ impl Authenticator {
                 role: a.role,
                 method: AuthMethod::Token { id: t.id },
                 scopes: t.scopes,
+                fresh: false,
             }),
             Some(_) => fail("token revoked, expired or account disabled"),
             None => fail("unknown token"),

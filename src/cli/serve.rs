@@ -52,13 +52,8 @@ pub struct ServeArgs {
 
 /// Runs the service until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    // Logs go to stderr (journald captures it under systemd); stdout carries the banner only.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Logs go to journald under systemd, else stderr; stdout carries the banner only.
+    smsgate::ops::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("smsgate")
@@ -204,6 +199,8 @@ async fn run_started(
         gateway: gateway.clone(),
         auth,
         max_body_bytes: settings.http.max_body_bytes,
+        rate_limit: smsgate::http::ratelimit::AccountRateLimiter::new(settings.http.requests_per_second)
+            .map(Arc::new),
     });
 
     let shutdown = CancellationToken::new();
@@ -259,7 +256,10 @@ async fn run_started(
         certificate.ca_cert.as_deref(),
         generated_password,
     );
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    smsgate::ops::systemd::ready(&format!("serving HTTPS on {https_addrs:?}"));
+    if let Some(period) = smsgate::ops::systemd::watchdog_period() {
+        spawn_watchdog(gateway.clone(), period, shutdown.clone());
+    }
 
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -275,7 +275,7 @@ async fn run_started(
         }
     }
     tracing::info!("shutting down: no new connections, finishing requests in flight");
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    smsgate::ops::systemd::stopping();
     shutdown.cancel();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while servers.join_next().await.is_some() {}
@@ -288,6 +288,37 @@ async fn run_started(
         servers.abort_all();
     }
     Ok(())
+}
+
+/// Keeps systemd's watchdog fed while the database answers: a probe reads from the store every period and
+/// the keep-alive is withheld when no probe succeeded for three periods (a wedged writer or runtime gets
+/// the service restarted).
+fn spawn_watchdog(gateway: Gateway, period: Duration, shutdown: CancellationToken) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let started = std::time::Instant::now();
+    let last_ok = Arc::new(AtomicU64::new(0));
+    let probe_ok = Arc::clone(&last_ok);
+    let probe_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                () = probe_shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Ok(Ok(_)) = tokio::time::timeout(period, gateway.account_count()).await {
+                        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        probe_ok.store(elapsed, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    });
+    let limit = u64::try_from(period.saturating_mul(3).as_millis()).unwrap_or(u64::MAX);
+    let healthy = move || {
+        let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(last_ok.load(Ordering::Relaxed)) <= limit
+    };
+    tokio::spawn(smsgate::ops::systemd::run_watchdog(period, healthy, shutdown));
 }
 
 fn print_banner(

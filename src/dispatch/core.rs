@@ -151,6 +151,9 @@ struct ModemSlot {
     group: String,
     ready: bool,
     busy: Option<MessageId>,
+    /// Woken for new work and not yet asked for it: not woken again meanwhile, so a burst of messages
+    /// wakes different modems.
+    woken: bool,
     /// Send times of parts in the last minute (one entry per part).
     window: VecDeque<i64>,
     day: (i64, u32),
@@ -247,6 +250,7 @@ impl Scheduler {
                 group,
                 ready,
                 busy: None,
+                woken: false,
                 window,
                 day: (day_of(now), counts.today),
                 month: (month_of(now), counts.this_month),
@@ -277,6 +281,33 @@ impl Scheduler {
             .filter(|(_, m)| m.ready && m.busy.is_none() && group.is_none_or(|g| g == m.group))
             .map(|(id, _)| id.clone())
             .collect()
+    }
+
+    /// Up to `count` idle, ready modems serving `group` whose SIM has room now: the ones worth waking for
+    /// `count` new messages (waking every idle modem for each message would make them all contend for it).
+    pub fn modems_to_wake(&mut self, group: Option<&str>, count: usize, now: i64) -> Vec<ModemId> {
+        let p = &self.policy;
+        let chosen: Vec<ModemId> = self
+            .modems
+            .iter()
+            .filter(|(_, m)| m.ready && m.busy.is_none() && !m.woken && group.is_none_or(|g| g == m.group))
+            .filter(|(_, m)| {
+                let recent = m.window.iter().filter(|t| **t > now - RATE_WINDOW_MS).count() as u32;
+                let day_used = if m.day.0 == day_of(now) { m.day.1 } else { 0 };
+                let month_used = if m.month.0 == month_of(now) { m.month.1 } else { 0 };
+                (p.per_minute == 0 || recent < p.per_minute)
+                    && (p.daily == 0 || day_used < p.daily)
+                    && (p.monthly == 0 || month_used < p.monthly)
+            })
+            .take(count)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &chosen {
+            if let Some(m) = self.modems.get_mut(id) {
+                m.woken = true;
+            }
+        }
+        chosen
     }
 
     /// Adds a message to the queue.
@@ -477,6 +508,9 @@ impl Scheduler {
     /// Chooses the next message for `modem` at `now`.
     pub fn pick(&mut self, modem: &ModemId, now: i64) -> Pick {
         self.promote(now);
+        if let Some(slot) = self.modems.get_mut(modem) {
+            slot.woken = false;
+        }
         let Some(slot) = self.modems.get(modem) else {
             return Pick::Wait(None);
         };
@@ -514,12 +548,14 @@ impl Scheduler {
             accounts.sort_by_key(|a| (self.served.get(a).copied().unwrap_or(0), *a));
             accounts.dedup();
             for account in accounts {
-                let mut candidates: Vec<(u64, MessageId)> = queues
+                // The account's messages for this modem's group and for any modem, merged lazily in
+                // arrival order: a pick stops at the first eligible one instead of sorting the backlog.
+                let sets: Vec<&BTreeSet<(u64, MessageId)>> = queues
                     .iter()
                     .filter_map(|q| q.get(&prio).and_then(|a| a.get(&account)))
-                    .flat_map(|set| set.iter().copied())
                     .collect();
-                candidates.sort();
+                let candidates =
+                    MergeInOrder::new(sets.iter().map(|s| s.iter().copied().peekable()).collect());
                 for (_, id) in candidates {
                     let Some(e) = self.jobs.get(&id) else { continue };
                     let job = &e.job;
@@ -681,6 +717,33 @@ impl Scheduler {
     /// The group a queued message is routed to (to know whom to wake).
     pub fn group_of(&self, id: MessageId) -> Option<Option<String>> {
         self.jobs.get(&id).map(|e| e.job.group.clone())
+    }
+}
+
+/// Merges ascending iterators into one ascending iterator.
+struct MergeInOrder<I: Iterator<Item = (u64, MessageId)>> {
+    sources: Vec<std::iter::Peekable<I>>,
+}
+
+impl<I: Iterator<Item = (u64, MessageId)>> MergeInOrder<I> {
+    fn new(sources: Vec<std::iter::Peekable<I>>) -> Self {
+        MergeInOrder { sources }
+    }
+}
+
+impl<I: Iterator<Item = (u64, MessageId)>> Iterator for MergeInOrder<I> {
+    type Item = (u64, MessageId);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (mut best, mut best_key) = (None, None);
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            if let Some(item) = s.peek()
+                && best_key.is_none_or(|k| *item < k)
+            {
+                best_key = Some(*item);
+                best = Some(i);
+            }
+        }
+        best.and_then(|i| self.sources.get_mut(i)).and_then(|s| s.next())
     }
 }
 

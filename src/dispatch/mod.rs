@@ -126,15 +126,16 @@ impl Dispatcher {
         let mut wake: Vec<ModemId> = Vec::new();
         {
             let mut core = self.core();
-            let mut groups: Vec<Option<String>> = Vec::new();
+            let mut groups: Vec<(Option<String>, usize)> = Vec::new();
             for job in jobs {
-                if !groups.contains(&job.group) {
-                    groups.push(job.group.clone());
+                match groups.iter_mut().find(|(g, _)| *g == job.group) {
+                    Some((_, n)) => *n += 1,
+                    None => groups.push((job.group.clone(), 1)),
                 }
                 core.enqueue(job, now);
             }
-            for g in groups {
-                wake.extend(core.idle_modems_for(g.as_deref()));
+            for (g, n) in groups {
+                wake.extend(core.modems_to_wake(g.as_deref(), n, now));
             }
         }
         self.wake(&wake);

@@ -73,7 +73,17 @@ impl FromRequestParts<ApiState> for Caller {
             return Err(Problem::unauthorized());
         };
         let credentials = parse_authorization(value).map_err(|_| Problem::unauthorized())?;
-        authenticate(state, &credentials, peer).await
+        let caller = authenticate(state, &credentials, peer).await?;
+        check_rate(state, &caller).map_err(Problem::rate_limited)?;
+        Ok(caller)
+    }
+}
+
+/// The per-account request rate (`http.requests_per_second`): `Err(retry_after)` when over it.
+pub fn check_rate(state: &ApiState, caller: &Caller) -> Result<(), std::time::Duration> {
+    match &state.rate_limit {
+        Some(limiter) => limiter.check(caller.principal.account_id.0),
+        None => Ok(()),
     }
 }
 
@@ -91,6 +101,22 @@ pub async fn authenticate(
                 login: identity.login.clone(),
                 role,
             };
+
+            if identity.fresh {
+                // Once per verification (the cache answers repeats), not once per request.
+                tracing::info!(peer = %peer, login = %principal.login, "login");
+                let detail = "stage=password".to_owned();
+                state
+                    .gateway
+                    .audit(
+                        Some(&principal),
+                        Some(principal.account_id),
+                        Some(peer.to_string()),
+                        "login.ok",
+                        Some(detail),
+                    )
+                    .await;
+            }
             Ok(Caller {
                 principal,
                 identity,

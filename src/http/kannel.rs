@@ -368,7 +368,7 @@ pub fn expand_dlr_url(template: &str, v: &DlrValues<'_>) -> String {
 use axum::extract::{Request, State};
 
 use super::ApiState;
-use super::caller::{authenticate, peer_of};
+use super::caller::{authenticate, check_rate, peer_of};
 use crate::app::{AppError, EncodingChoice, KannelDlr, SubmitRequest};
 use crate::auth::{Credentials, Scope};
 
@@ -422,6 +422,9 @@ pub async fn sendsms(State(state): State<ApiState>, request: Request) -> Respons
         }
         Err(_) => return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response(),
     };
+    if check_rate(&state, &caller).is_err() {
+        return KannelReply::new(StatusCode::SERVICE_UNAVAILABLE, replies::TEMPORARY).into_response();
+    }
     if caller.require(Scope::MessagesSend).is_err() {
         return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response();
     }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod extract;
 pub mod kannel;
 pub mod problem;
+pub mod ratelimit;
 pub mod redirect;
 pub mod soap;
 pub mod webhooks;
@@ -59,6 +60,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// `http.max_body_bytes`.
     pub max_body_bytes: usize,
+    /// `http.requests_per_second` per account (`None`: no limit).
+    pub rate_limit: Option<Arc<ratelimit::AccountRateLimiter>>,
 }
 
 /// The OpenAPI 3 document (hand-written; `tests::openapi_matches_router` keeps it in sync with the router).

@@ -413,6 +413,111 @@ pub(super) fn insert_submission(
     Ok(Submitted::Created(stored))
 }
 
+/// The class of a TP-Status (TS 23.040 §9.2.3.15), as the codec reads it (reserved values count as
+/// failures).
+pub fn report_kind(status: u8) -> ReportKind {
+    match smsgate_pdu::Status(status).category() {
+        smsgate_pdu::StatusCategory::Delivered => ReportKind::Delivered,
+        smsgate_pdu::StatusCategory::StillTrying => ReportKind::Pending,
+        _ => ReportKind::Failed,
+    }
+}
+
+/// Applies a status report to its part and, when all parts are delivered (or one failed), to the message
+/// with its webhook event. Returns the message's status afterwards.
+fn apply_report(
+    conn: &Connection,
+    id: MessageId,
+    seq: u32,
+    kind: ReportKind,
+    tp_status: u8,
+    now: i64,
+) -> StoreResult<MessageStatus> {
+    let key = id.to_string();
+    let part_status = match kind {
+        ReportKind::Delivered => PartStatus::Delivered,
+        ReportKind::Pending => PartStatus::Sent,
+        ReportKind::Failed => PartStatus::Failed,
+    };
+    conn.prepare_cached(
+        "UPDATE message_parts SET status = ?3, report_status = ?4,
+             delivered_at = CASE WHEN ?3 = 'delivered' THEN ?5 ELSE delivered_at END
+         WHERE message_id = ?1 AND seq = ?2",
+    )?
+    .execute(params![key, seq, part_status.as_str(), tp_status, now])?;
+    let (total, delivered, failed): (u32, u32, u32) = conn
+        .prepare_cached(
+            "SELECT count(*), sum(status = 'delivered'), sum(status = 'failed') FROM message_parts
+             WHERE message_id = ?1",
+        )?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let changed = if failed > 0 {
+        let error = format!("delivery failed (TP-Status {tp_status:#04x})");
+        let from = [MessageStatus::Sent, MessageStatus::Delivered];
+        transition(conn, id, &from, MessageStatus::Failed, Some(&error), now)?
+    } else if delivered == total {
+        transition(
+            conn,
+            id,
+            &[MessageStatus::Sent],
+            MessageStatus::Delivered,
+            None,
+            now,
+        )?
+    } else {
+        None
+    };
+    if let Some(m) = &changed {
+        emit_status(conn, m, now)?;
+    }
+    Ok(match changed {
+        Some(m) => m.status,
+        None => load_message(conn, Scope::All, id)?
+            .map(|m| m.status)
+            .unwrap_or(MessageStatus::Sent),
+    })
+}
+
+/// Pairs status reports that arrived before this attempt's MRs were recorded (a fast network can report
+/// before the dispatcher has written the send): same modem and MR, received since the attempt started,
+/// not yet paired, matching recipient.
+fn pair_early_reports(conn: &Connection, end: &AttemptEnd, recipient: &str) -> StoreResult<()> {
+    let started: Option<i64> = conn
+        .prepare_cached("SELECT started_at FROM attempts WHERE id = ?1")?
+        .query_row([end.attempt_id], |r| r.get(0))
+        .optional()?;
+    let Some(started) = started else { return Ok(()) };
+    for (seq, mr) in &end.sent {
+        let early: Option<(i64, u8, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT id, status, recipient FROM delivery_reports
+                 WHERE message_id IS NULL AND modem = ?1 AND mr = ?2 AND received_at >= ?3
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![end.modem, mr, started], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((report_id, tp_status, reported_to)) = early else {
+            continue;
+        };
+        if reported_to.as_deref().is_some_and(|r| !same_number(r, recipient)) {
+            continue;
+        }
+        conn.prepare_cached("UPDATE delivery_reports SET message_id = ?2, part_seq = ?3 WHERE id = ?1")?
+            .execute(params![report_id, end.message_id.to_string(), seq])?;
+        apply_report(
+            conn,
+            end.message_id,
+            *seq,
+            report_kind(tp_status),
+            tp_status,
+            end.now,
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Stores accepted messages with their parts, atomically, and records the idempotency key. Returns
     /// once committed (durable).
@@ -770,6 +875,10 @@ impl Store {
             };
             if let Some(m) = &updated {
                 emit_status(conn, m, now)?;
+                if m.status == MessageStatus::Sent {
+                    pair_early_reports(conn, &end, &m.recipient)?;
+                    return load_message(conn, Scope::All, end.message_id);
+                }
             }
             Ok(updated)
         })
@@ -846,38 +955,7 @@ impl Store {
                 return Ok(None);
             };
             let id = parse_id(&key)?;
-            let part_status = match report.kind {
-                ReportKind::Delivered => PartStatus::Delivered,
-                ReportKind::Pending => PartStatus::Sent,
-                ReportKind::Failed => PartStatus::Failed,
-            };
-            conn.prepare_cached(
-                "UPDATE message_parts SET status = ?3, report_status = ?4,
-                     delivered_at = CASE WHEN ?3 = 'delivered' THEN ?5 ELSE delivered_at END
-                 WHERE message_id = ?1 AND seq = ?2",
-            )?
-            .execute(params![key, seq, part_status.as_str(), report.status, now])?;
-            let (total, delivered, failed): (u32, u32, u32) = conn.prepare_cached(
-                "SELECT count(*), sum(status = 'delivered'), sum(status = 'failed') FROM message_parts
-                 WHERE message_id = ?1",
-            )?
-            .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            let changed = if failed > 0 {
-                let error = format!("delivery failed (TP-Status {:#04x})", report.status);
-                let from = [MessageStatus::Sent, MessageStatus::Delivered];
-                transition(conn, id, &from, MessageStatus::Failed, Some(&error), now)?
-            } else if delivered == total {
-                transition(conn, id, &[MessageStatus::Sent], MessageStatus::Delivered, None, now)?
-            } else {
-                None
-            };
-            if let Some(m) = &changed {
-                emit_status(conn, m, now)?;
-            }
-            let status = match changed {
-                Some(m) => m.status,
-                None => load_message(conn, Scope::All, id)?.map(|m| m.status).unwrap_or(MessageStatus::Sent),
-            };
+            let status = apply_report(conn, id, seq, report.kind, report.status, now)?;
             Ok(Some(ReportPaired { message_id: id, seq, status }))
         })
         .await

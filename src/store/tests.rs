@@ -827,3 +827,70 @@ async fn retention_purges_old_finished_data_only() {
     assert_eq!(parts, 2, "the purged message's parts went with it");
     assert_eq!(store.purge_older_than(4_000).await.unwrap(), Purged::default());
 }
+
+#[tokio::test]
+async fn a_report_that_overtakes_the_send_record_is_paired_later() {
+    let (_dir, store) = open().await;
+    let a = account(&store, "a", Role::Client).await;
+    let m = submit_one(&store, a, "+48600100200", 1).await;
+    let s = store
+        .begin_attempt(m.id, "imei-1".into(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    // The network reports delivery before the dispatcher has recorded the MR.
+    let early = StatusReportIn {
+        modem: "imei-1".into(),
+        pdu: vec![0],
+        mr: 77,
+        recipient: Some("+48600100200".into()),
+        status: 0,
+        kind: report_kind(0),
+        now: 15,
+    };
+    assert!(store.record_status_report(early).await.unwrap().is_none());
+    let end = AttemptEnd {
+        attempt_id: s.attempt_id,
+        message_id: m.id,
+        modem: "imei-1".into(),
+        sent: vec![(1, 77)],
+        outcome: AttemptOutcome::Sent,
+        now: 20,
+    };
+    let after = store.finish_attempt(end).await.unwrap().unwrap();
+    assert_eq!(after.status, MessageStatus::Delivered);
+    // A stale unpaired report from before the attempt is not taken.
+    let m2 = submit_one(&store, a, "+48600100200", 1).await;
+    let s2 = store
+        .begin_attempt(m2.id, "imei-1".into(), 30)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = AttemptEnd {
+        attempt_id: s2.attempt_id,
+        message_id: m2.id,
+        modem: "imei-1".into(),
+        sent: vec![(1, 78)],
+        outcome: AttemptOutcome::Sent,
+        now: 40,
+    };
+    assert_eq!(
+        store.finish_attempt(end).await.unwrap().unwrap().status,
+        MessageStatus::Sent
+    );
+}
+
+#[test]
+fn tp_status_classes() {
+    let table = [
+        (0x00, ReportKind::Delivered),
+        (0x02, ReportKind::Delivered),
+        (0x20, ReportKind::Pending),
+        (0x21, ReportKind::Pending),
+        (0x41, ReportKind::Failed),
+        (0x63, ReportKind::Failed),
+    ];
+    for (status, kind) in table {
+        assert_eq!(report_kind(status), kind, "TP-Status {status:#04x}");
+    }
+}

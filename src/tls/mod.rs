@@ -102,3 +102,49 @@ impl ServerCertificate {
         self.resolver.reload()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_certificate_is_served_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        // The operator's certificate comes from elsewhere (here: another CA); smsgate only reads the files.
+        let elsewhere =
+            ApplianceCerts::ensure(&dir.path().join("elsewhere"), &["gw.example".into()]).unwrap();
+        let cert = dir.path().join("op.pem");
+        let key = dir.path().join("op-key.pem");
+        std::fs::copy(&elsewhere.server_cert, &cert).unwrap();
+        std::fs::copy(&elsewhere.server_key, &key).unwrap();
+        let served =
+            ServerCertificate::prepare(Some((cert.clone(), key.clone())), &dir.path().join("tls"), &[])
+                .unwrap();
+        assert!(served.ca_cert.is_none(), "no appliance CA involved");
+        assert!(!dir.path().join("tls").exists(), "nothing generated");
+        assert_eq!(
+            served.resolver.current_chain(),
+            config::read_certs(&cert).unwrap()
+        );
+
+        // The operator replaces the files; SIGHUP (reload) serves the new pair.
+        let renewed = ApplianceCerts::ensure(
+            &dir.path().join("elsewhere"),
+            &["gw.example".into(), "10.0.0.9".into()],
+        )
+        .unwrap();
+        std::fs::copy(&renewed.server_cert, &cert).unwrap();
+        std::fs::copy(&renewed.server_key, &key).unwrap();
+        served.reload().unwrap();
+        assert_eq!(
+            served.resolver.current_chain(),
+            config::read_certs(&cert).unwrap()
+        );
+
+        // A key that does not match is refused up front.
+        let other = ApplianceCerts::ensure(&dir.path().join("other"), &[]).unwrap();
+        let err = ServerCertificate::prepare(Some((cert, other.server_key)), &dir.path().join("tls"), &[])
+            .unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+    }
+}

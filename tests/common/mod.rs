@@ -47,6 +47,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw 
     let mut settings = Settings::default_with_data_dir(dir.path());
     settings.http.max_body_bytes = MAX_BODY;
     adjust(&mut settings);
+    let settings_rate = settings.http.requests_per_second;
     let (gateway, _) = if modems {
         Gateway::start(settings, false).await.unwrap()
     } else {
@@ -72,10 +73,12 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw 
     ));
     let certificate = ServerCertificate::prepare(None, &dir.path().join("tls"), &[]).unwrap();
     let tls = Arc::new(server_config(Arc::clone(&certificate.resolver), ClientCertMode::Request).unwrap());
+    let rate_limit = smsgate::http::ratelimit::AccountRateLimiter::new(settings_rate).map(Arc::new);
     let app = router(ApiState {
         gateway: gateway.clone(),
         auth,
         max_body_bytes: MAX_BODY,
+        rate_limit,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

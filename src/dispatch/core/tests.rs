@@ -434,3 +434,34 @@ fn abandoned_assignment_refunds_the_rate_window() {
     s.abandon(a.id, &m("a"));
     assert!(matches!(s.pick(&m("a"), T0), Pick::Send(x) if x.id == id(2)));
 }
+
+#[test]
+fn a_burst_wakes_different_modems_with_room() {
+    let mut s = sched(
+        Policy {
+            per_minute: 1,
+            ..policy()
+        },
+        &[("a", "default"), ("b", "default"), ("c", "default")],
+    );
+    s.enqueue(job(1, 1), T0);
+    // c has used its minute: not worth waking.
+    s.enqueue(job(2, 1), T0);
+    assert!(matches!(
+        send(&mut s, "c", T0, SendResult::Ok),
+        Some((_, Resolution::Sent))
+    ));
+    let first = s.modems_to_wake(None, 1, T0 + 1);
+    let second = s.modems_to_wake(None, 1, T0 + 1);
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_ne!(first, second, "a modem already woken is not woken again");
+    assert!(!first.contains(&m("c")) && !second.contains(&m("c")));
+    assert!(
+        s.modems_to_wake(None, 5, T0 + 1).is_empty(),
+        "a and b already woken, c out of room"
+    );
+    // After asking for work (and finding none), a modem may be woken again.
+    assert!(s.cancel(id(2)));
+    assert_eq!(s.pick(&first[0], T0 + 1), Pick::Wait(None));
+    assert_eq!(s.modems_to_wake(None, 5, T0 + 1), first);
+}
