@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use smsgate::app::{MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, MessageStatus, PRIORITY_RANGE};
 use smsgate::http::soap::envelope::SoapVersion;
 use smsgate::http::soap::ops::{
     AccountView, InboxView, MessageView, ModemView, Operation, Response, parse_request,
@@ -447,4 +448,79 @@ fn wsdl_is_well_formed_for_xmllint() {
         .output()
         .unwrap_or_else(|e| panic!("cannot run xmllint ({e}): install libxml2-utils"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The facets and value sets of the XSD are the application's: a new message status, a changed limit
+/// or a new fault code must change the published contract too (and so the golden WSDL review).
+#[test]
+fn xsd_value_sets_and_limits_match_the_application() {
+    let schema = parse(XSD.as_bytes(), &Limits::SOAP).unwrap();
+    let simple_type = |name: &str| -> Element {
+        schema
+            .children_named(XS_NS, "simpleType")
+            .find(|t| t.attr(None, "name") == Some(name))
+            .unwrap_or_else(|| panic!("no simpleType {name}"))
+            .child(XS_NS, "restriction")
+            .unwrap()
+            .clone()
+    };
+    let facet = |name: &str, facet: &str| -> String {
+        simple_type(name)
+            .child(XS_NS, facet)
+            .and_then(|f| f.attr(None, "value"))
+            .unwrap_or_else(|| panic!("{name} has no {facet}"))
+            .to_owned()
+    };
+    let enumeration = |name: &str| -> Vec<String> {
+        simple_type(name)
+            .children_named(XS_NS, "enumeration")
+            .filter_map(|e| e.attr(None, "value"))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    let statuses: Vec<String> = MessageStatus::ALL.iter().map(|s| s.as_str().to_owned()).collect();
+    assert_eq!(enumeration("MessageStatus"), statuses);
+
+    let codes: Vec<String> = FaultCode::ALL
+        .iter()
+        .filter(|c| !c.is_soap_defined())
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let mut xsd_codes = enumeration("FaultCode");
+    xsd_codes.sort();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(xsd_codes, sorted);
+
+    assert_eq!(
+        facet("Priority", "minInclusive"),
+        PRIORITY_RANGE.start().to_string()
+    );
+    assert_eq!(
+        facet("Priority", "maxInclusive"),
+        PRIORITY_RANGE.end().to_string()
+    );
+    assert_eq!(facet("ClientReference", "maxLength"), MAX_CLIENT_REF.to_string());
+    assert_eq!(
+        facet("IdempotencyKey", "pattern"),
+        format!("[!-~]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+    );
+
+    let send_sms = schema
+        .children_named(XS_NS, "element")
+        .find(|e| e.attr(None, "name") == Some("SendSms"))
+        .unwrap();
+    let recipient = find_named(send_sms, "recipient").unwrap();
+    assert_eq!(
+        recipient.attr(None, "maxOccurs"),
+        Some(MAX_RECIPIENTS.to_string().as_str())
+    );
+}
+
+fn find_named<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
+    if e.local == "element" && e.attr(None, "name") == Some(name) {
+        return Some(e);
+    }
+    e.children.iter().find_map(|c| find_named(c, name))
 }

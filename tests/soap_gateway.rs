@@ -1,73 +1,34 @@
-//! The SOAP API inside the whole gateway: the HTTPS application router (`http::router`) over a real
-//! gateway core with two simulated modems, real accounts, password hashing and API tokens. Covers what
+//! The SOAP API inside the whole gateway, over real HTTPS on a loopback port (the shared harness of
+//! `tests/common`): TLS acceptor, router, authentication, a gateway core with two simulated modems,
+//! real accounts, password hashing and API tokens. Covers what
 //! the zeep suite cannot reach from outside: client-role accounts (IDOR), an incoming SMS in the inbox,
 //! atomic DeleteInbox, USSD refused to clients, and API token scopes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::http::Request;
-use smsgate::app::{Gateway, NewToken, Principal, Role};
-use smsgate::auth::{
-    Authenticator, AuthenticatorSettings, LoginThrottle, PasswordHasher, ThrottlePolicy, token,
-};
-use smsgate::config::Settings;
-use smsgate::http::caller::GatewayDirectory;
+use smsgate::app::{Gateway, NewToken, Principal};
+use smsgate::auth::token;
 use smsgate::http::soap::xml::{Element, Limits, parse};
-use smsgate::http::{ApiState, router};
-use tower::ServiceExt;
 
-const PASSWORD: &str = "Correct-Horse-42";
+use common::{Gw, PASSWORD};
+
 const TNS: &str = "urn:smsgate:soap:v1";
 const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const WSSE: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
 
-struct Rig {
-    _dir: tempfile::TempDir,
-    gateway: Gateway,
-    app: axum::Router,
-}
-
-async fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default_with_data_dir(dir.path());
-    settings.sim.count = 2;
-    let (gateway, _) = Gateway::start(settings, true).await.unwrap();
-    let hasher = PasswordHasher::insecure_fast();
-    for (login, role) in [
-        ("root", Role::Admin),
-        ("shop", Role::Client),
-        ("other", Role::Client),
-    ] {
-        gateway
-            .create_account(None, login, hasher.hash(PASSWORD).unwrap(), role)
-            .await
-            .unwrap();
-    }
-    let auth = Arc::new(Authenticator::new(
-        Box::new(GatewayDirectory(gateway.clone())),
-        hasher,
-        LoginThrottle::new(ThrottlePolicy::ACCOUNT, ThrottlePolicy::ADDRESS),
-        &AuthenticatorSettings::default(),
-    ));
-    let app = router(ApiState {
-        gateway: gateway.clone(),
-        auth,
-        max_body_bytes: 1024 * 1024,
-    });
-    let root = principal(&gateway, "root").await;
+/// The whole stack on a loopback port with two simulated modems, once they are ready.
+async fn rig() -> Gw {
+    let gw = common::start_with(|s| s.sim.count = 2, true).await;
+    let root = principal(&gw.gateway, "root").await;
     wait_for(|| async {
-        let modems = gateway.modems(&root).await.unwrap();
+        let modems = gw.gateway.modems(&root).await.unwrap();
         modems.len() == 2 && modems.iter().all(|m| m.up)
     })
     .await;
-    Rig {
-        _dir: dir,
-        gateway,
-        app,
-    }
+    gw
 }
 
 async fn principal(gateway: &Gateway, login: &str) -> Principal {
@@ -126,7 +87,7 @@ fn find<'a>(e: &'a Element, local: &str) -> Option<&'a Element> {
     e.children.iter().find_map(|c| find(c, local))
 }
 
-async fn call(rig: &Rig, who: As<'_>, payload: &str) -> Answer {
+async fn call(rig: &Gw, who: As<'_>, payload: &str) -> Answer {
     let (header, authorization) = match who {
         As::UsernameToken(login) => (
             format!(
@@ -139,18 +100,17 @@ async fn call(rig: &Rig, who: As<'_>, payload: &str) -> Answer {
     let body = format!(
         r#"<s:Envelope xmlns:s="{SOAP11}"><s:Header>{header}</s:Header><s:Body>{payload}</s:Body></s:Envelope>"#
     );
-    let mut request = Request::post("/soap/v1").header("content-type", "text/xml; charset=utf-8");
+    let mut request = rig
+        .http()
+        .post(rig.url("/soap/v1"))
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(body);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    let response = rig
-        .app
-        .clone()
-        .oneshot(request.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let bytes = response.bytes().await.unwrap();
     let root =
         parse(&bytes, &Limits::SOAP).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
     Answer { status, root }
@@ -163,11 +123,12 @@ fn op(name: &str, inner: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soap_inside_the_gateway() {
     let rig = rig().await;
+    let shop_login = "alice";
 
     // A client sends; the simulated network takes it.
     let sent = call(
         &rig,
-        As::UsernameToken("shop"),
+        As::UsernameToken(shop_login),
         &op(
             "SendSms",
             "<text>Your order shipped</text><recipient>+48600100200</recipient><deliveryReport>true</deliveryReport>",
@@ -179,7 +140,7 @@ async fn soap_inside_the_gateway() {
     wait_for(|| async {
         let status = call(
             &rig,
-            As::UsernameToken("shop"),
+            As::UsernameToken(shop_login),
             &op("GetMessageStatus", &format!("<id>{id}</id>")),
         )
         .await
@@ -192,13 +153,13 @@ async fn soap_inside_the_gateway() {
     for operation in ["GetMessageStatus", "CancelMessage"] {
         let answer = call(
             &rig,
-            As::UsernameToken("other"),
+            As::UsernameToken("bob"),
             &op(operation, &format!("<id>{id}</id>")),
         )
         .await;
         assert_eq!(answer.fault_code().as_deref(), Some("not-found"), "{operation}");
     }
-    let theirs = call(&rig, As::UsernameToken("other"), &op("ListMessages", "")).await;
+    let theirs = call(&rig, As::UsernameToken("bob"), &op("ListMessages", "")).await;
     assert!(theirs.texts(&["message", "id"]).is_empty());
 
     // The recipient answers; the reply lands in the inbox (visible to the admin at least).
@@ -245,17 +206,17 @@ async fn soap_inside_the_gateway() {
     assert!(!gone.texts(&["item", "id"]).contains(&inbox_id));
 
     // USSD: operators only.
-    let modems = call(&rig, As::UsernameToken("shop"), &op("ListModems", "")).await;
+    let modems = call(&rig, As::UsernameToken(shop_login), &op("ListModems", "")).await;
     let modem = modems.texts(&["modem", "id"]).remove(0);
     let ussd = op("SendUssd", &format!("<modem>{modem}</modem><code>*100#</code>"));
-    let refused = call(&rig, As::UsernameToken("shop"), &ussd).await;
+    let refused = call(&rig, As::UsernameToken(shop_login), &ussd).await;
     assert_eq!(refused.fault_code().as_deref(), Some("forbidden"));
     let reply = call(&rig, As::UsernameToken("root"), &ussd).await;
     assert_eq!(reply.status, 200, "{:?}", reply.root);
     assert!(!reply.texts(&["reply"])[0].is_empty());
 
     // An API token works as Bearer, within its scopes only.
-    let shop = principal(&rig.gateway, "shop").await;
+    let shop = principal(&rig.gateway, shop_login).await;
     let secret = token::generate();
     rig.gateway
         .create_token(
@@ -284,8 +245,34 @@ async fn soap_inside_the_gateway() {
     .await;
     assert_eq!(send.fault_code().as_deref(), Some("forbidden"));
     let account = call(&rig, As::Bearer(&secret.plaintext), &op("GetAccountInfo", "")).await;
-    assert_eq!(account.texts(&["account", "login"]), ["shop"]);
+    assert_eq!(account.texts(&["account", "login"]), [shop_login]);
     assert_eq!(account.texts(&["account", "role"]), ["client"]);
+
+    // The WSDL names the address the client used; bodies over `http.max_body_bytes` are refused.
+    let wsdl = rig
+        .http()
+        .get(rig.url("/soap/v1?wsdl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(wsdl.contains(&format!(r#"location="{}/soap/v1""#, rig.base)));
+    let big = call(
+        &rig,
+        As::UsernameToken(shop_login),
+        &op(
+            "SendSms",
+            &format!(
+                "<text>{}</text><recipient>+48600100200</recipient>",
+                "x".repeat(common::MAX_BODY)
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(big.status, 413);
+    assert_eq!(big.fault_code().as_deref(), Some("too-large"));
 
     rig.gateway.shutdown().await;
 }

@@ -47,6 +47,24 @@ pub enum FaultCode {
 }
 
 impl FaultCode {
+    /// Every code.
+    pub const ALL: [FaultCode; 14] = [
+        FaultCode::Validation,
+        FaultCode::Unauthorized,
+        FaultCode::Forbidden,
+        FaultCode::NotFound,
+        FaultCode::Conflict,
+        FaultCode::RateLimited,
+        FaultCode::PayloadTooLarge,
+        FaultCode::UnsupportedMediaType,
+        FaultCode::MalformedRequest,
+        FaultCode::UnsupportedOperation,
+        FaultCode::Unavailable,
+        FaultCode::Internal,
+        FaultCode::VersionMismatch,
+        FaultCode::MustUnderstand,
+    ];
+
     /// The stable code string (also the last segment of the REST problem type).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,7 +96,7 @@ impl FaultCode {
 
     /// The codes SOAP itself defines; they are rendered in the envelope namespace, without detail
     /// (SOAP 1.1 §4.4: detail is only for errors in processing the Body).
-    fn is_soap_defined(self) -> bool {
+    pub fn is_soap_defined(self) -> bool {
         matches!(self, FaultCode::VersionMismatch | FaultCode::MustUnderstand)
     }
 

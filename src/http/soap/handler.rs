@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -143,7 +143,39 @@ async fn endpoint<B: SoapBackend>(State(backend): State<B>, request: Request) ->
             writer::envelope(version, &response.to_payload()),
         )
             .into_response(),
-        Err(fault) => fault_response(version, &fault),
+        Err(refusal) => refusal.into_response(version),
+    }
+}
+
+/// A fault, and whether it refuses HTTP-level credentials (none at all, or a failed `Authorization`).
+/// Those are answered `401 Unauthorized` with a `WWW-Authenticate` challenge (RFC 9110 §11.6.1): SOAP
+/// stacks such as .NET's and Java's send HTTP Basic credentials only after that challenge. A refused
+/// WS-Security token is a SOAP-level fault and keeps the fault's status.
+struct Refusal {
+    fault: Fault,
+    challenge: bool,
+}
+
+impl From<Fault> for Refusal {
+    fn from(fault: Fault) -> Self {
+        Refusal {
+            fault,
+            challenge: false,
+        }
+    }
+}
+
+impl Refusal {
+    fn into_response(self, version: SoapVersion) -> Response {
+        let mut response = fault_response(version, &self.fault);
+        if self.challenge {
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="smsgate", charset="UTF-8""#),
+            );
+        }
+        response
     }
 }
 
@@ -152,20 +184,30 @@ async fn process<B: SoapBackend>(
     parts: &Parts,
     content_type: &str,
     envelope: &RequestEnvelope,
-) -> Result<ops::Response, Fault> {
+) -> Result<ops::Response, Refusal> {
     let credentials = match envelope::username_token(envelope)? {
         Some(token) => SoapCredentials::UsernameToken(token),
         None => match header_str(&parts.headers, header::AUTHORIZATION.as_str()) {
             Some(value) => SoapCredentials::Authorization(value.to_owned()),
             None => {
-                return Err(Fault::new(
-                    FaultCode::Unauthorized,
-                    "credentials are required: a WS-Security UsernameToken, HTTP Basic or a Bearer API token",
-                ));
+                return Err(Refusal {
+                    fault: Fault::new(
+                        FaultCode::Unauthorized,
+                        "credentials are required: a WS-Security UsernameToken, HTTP Basic or a Bearer API token",
+                    ),
+                    challenge: true,
+                });
             }
         },
     };
-    let caller = backend.authenticate(credentials, parts).await?;
+    let over_http = matches!(credentials, SoapCredentials::Authorization(_));
+    let caller = backend
+        .authenticate(credentials, parts)
+        .await
+        .map_err(|fault| Refusal {
+            challenge: over_http && fault.code == FaultCode::Unauthorized,
+            fault,
+        })?;
     let (op, request) = ops::parse_request(&envelope.payload)?;
     check_action(envelope.version, parts, content_type, op)?;
     let started = std::time::Instant::now();
@@ -179,7 +221,7 @@ async fn process<B: SoapBackend>(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "soap operation"
     );
-    result
+    Ok(result?)
 }
 
 /// A non-empty action must name the operation in the Body (WS-I BP 1.1 R2744 requires clients to send
@@ -222,14 +264,45 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// How much of an over-size body is read and thrown away before the 413 fault is sent, and for how long.
+/// An HTTP/1.1 client that is still sending when the server answers and closes sees a broken connection
+/// instead of the fault (most SOAP stacks do not read the answer before they finished sending), so a
+/// moderately over-size body is drained first; memory stays constant, and anything larger or slower is
+/// cut off.
+const OVERSIZE_DRAIN_BYTES: usize = 16 * 1024 * 1024;
+const OVERSIZE_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads at most `limit` bytes of the body; a longer body is refused without being buffered whole.
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Fault> {
-    to_bytes(body, limit).await.map_err(|_| {
+    use futures::StreamExt;
+
+    let too_large = || {
         Fault::new(
             FaultCode::PayloadTooLarge,
-            format!("the request is larger than {limit} bytes (or could not be read)"),
+            format!("the request is larger than {limit} bytes"),
         )
-    })
+    };
+    let unreadable = || Fault::malformed("the request body could not be read");
+    let mut stream = body.into_data_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if buffer.len() + chunk.len() > limit {
+            let mut drained = buffer.len() + chunk.len();
+            let _ = tokio::time::timeout(OVERSIZE_DRAIN_TIME, async {
+                while drained <= OVERSIZE_DRAIN_BYTES {
+                    match stream.next().await {
+                        Some(Ok(more)) => drained += more.len(),
+                        _ => break,
+                    }
+                }
+            })
+            .await;
+            return Err(too_large());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer.into())
 }
 
 fn fault_response(version: SoapVersion, fault: &Fault) -> Response {
@@ -245,12 +318,6 @@ fn fault_response(version: SoapVersion, fault: &Fault) -> Response {
     if let Some(seconds) = fault.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    if fault.code == FaultCode::Unauthorized {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Basic realm="smsgate", charset="UTF-8""#),
-        );
-    }
     response
 }
 
@@ -258,7 +325,7 @@ fn fault_response(version: SoapVersion, fault: &Fault) -> Response {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use axum::body::Body;
+    use axum::body::{Body, to_bytes};
     use axum::http::Request;
     use tower::ServiceExt;
 
@@ -426,9 +493,9 @@ mod tests {
         let status_request = r#"<GetMessageStatus xmlns="urn:smsgate:soap:v1"><id>x</id></GetMessageStatus>"#;
         let cases = vec![
             Case {
-                name: "no credentials",
+                name: "no credentials: HTTP challenge",
                 request: post("text/xml", &[], envelope(SOAP11_ENV_NS, "", ACCOUNT_INFO)),
-                status: 500,
+                status: 401,
                 content_type: "text/xml; charset=utf-8",
                 code: "unauthorized",
             },
@@ -542,7 +609,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rate_limit_fault_sets_retry_after_and_unauthorized_asks_for_basic() {
+    async fn rate_limit_fault_sets_retry_after_and_http_credentials_are_challenged() {
         let fake = Fake::default();
         let answer = call(
             &fake,
@@ -561,6 +628,57 @@ mod tests {
         )
         .await;
         assert!(header_str(&answer.headers, "www-authenticate").is_some_and(|v| v.starts_with("Basic")));
+
+        // Wrong HTTP Basic credentials are challenged again; a wrong WS-Security token is a SOAP fault.
+        let challenge = |answer: &Answer| {
+            (
+                answer.status,
+                header_str(&answer.headers, "www-authenticate").is_some(),
+                fault_code(&answer.body),
+            )
+        };
+        let basic = call(
+            &fake,
+            post(
+                "text/xml",
+                &[("authorization", "Basic d3Jvbmc6d3Jvbmc=")],
+                envelope(SOAP11_ENV_NS, "", ACCOUNT_INFO),
+            ),
+        )
+        .await;
+        assert_eq!(challenge(&basic), (401, true, Some("unauthorized".into())));
+        let token = call(
+            &fake,
+            post(
+                "text/xml",
+                &[],
+                envelope(SOAP11_ENV_NS, &token("alice", "wrong"), ACCOUNT_INFO),
+            ),
+        )
+        .await;
+        assert_eq!(challenge(&token), (500, false, Some("unauthorized".into())));
+    }
+
+    #[tokio::test]
+    async fn oversize_bodies_are_drained_within_bounds_then_refused() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        const CHUNK: usize = 1024 * 1024;
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&pulled);
+        let chunk = axum::body::Bytes::from(vec![b'x'; CHUNK]);
+        // A 100 MiB upload, produced lazily: only what the reader pulls is ever made.
+        let stream = futures::stream::iter((0..100).map(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, std::io::Error>(chunk.clone())
+        }));
+        let result = read_body(Body::from_stream(stream), CHUNK).await;
+        assert_eq!(result.map_err(|f| f.code), Err(FaultCode::PayloadTooLarge));
+        let pulled = pulled.load(Ordering::SeqCst);
+        assert!(pulled > 2, "the client's excess is drained, not cut at once");
+        assert!(pulled <= OVERSIZE_DRAIN_BYTES / CHUNK + 2, "drained {pulled} MiB");
+
+        let small = read_body(Body::from("<a/>"), CHUNK).await;
+        assert_eq!(small.ok().as_deref(), Some(&b"<a/>"[..]));
     }
 
     fn get(uri: &str, host: Option<&str>) -> Request<Body> {

@@ -16,20 +16,16 @@ use super::xml::Element;
 
 /// XML Schema instance namespace, for `xsi:nil` (XML Schema part 1 §2.6.2).
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
-/// Most recipients of one SendSms (the XSD's `maxOccurs`).
-pub const MAX_RECIPIENTS: usize = 1000;
 /// Most ids in one DeleteInbox (the XSD's `maxOccurs`).
 pub const MAX_DELETE_IDS: usize = 1000;
 /// Largest page of ListMessages / GetInbox (the XSD's `PageSize`).
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Longest group name, cursor or USSD code (the XSD's `Token`).
 const MAX_TOKEN_LEN: usize = 128;
-/// Longest clientReference (the XSD's `ClientReference`, the REST API's `client_ref`).
-const MAX_CLIENT_REF: usize = 256;
-/// Longest idempotencyKey (the XSD's `IdempotencyKey`, the REST API's `Idempotency-Key`).
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-/// Priority bounds (the XSD's `Priority`, the REST API's `priority`).
-const PRIORITY_RANGE: std::ops::RangeInclusive<i32> = -10..=10;
+// Recipients per SendSms, priority bounds, clientReference and idempotencyKey lengths are the
+// application's (the same as REST's); the XSD states them too and `tests/soap_contract.rs` keeps the two
+// equal.
+pub use crate::app::{MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, PRIORITY_RANGE};
 
 /// The operations, in WSDL order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
