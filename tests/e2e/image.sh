@@ -42,10 +42,13 @@ image/meta-smsgate/scripts/lint.sh
 lap "layer lint"
 
 echo "== image.sh: shellcheck"
-shellcheck -x image/debian/*.sh image/slot/smsgate-boot image/slot/smsgate-boot-post-install \
+shellcheck -x image/debian/*.sh image/slot/smsgate-boot image/slot/smsgate-boot-post-install image/slot/test-smsgate-boot.sh \
 	image/debian/rootfs/usr/lib/smsgate/* image/meta-smsgate/scripts/lint.sh config/debian/postinst \
 	config/debian/postrm config/debian/prerm tests/e2e/image.sh
 lap "shellcheck"
+
+echo "== image.sh: A/B slot switching (smsgate-boot on a directory ESP)"
+image/slot/test-smsgate-boot.sh
 
 echo "== image.sh: .deb"
 if ! command -v cargo-deb >/dev/null; then
