@@ -155,7 +155,7 @@ phase "boot 1 (slot a)"
 python3 "$HERE/vmctl.py" qga "$QGA" wait 600 || fail "guest did not come up"
 SERVE=0
 if guest "/usr/bin/smsgate serve --help >/dev/null 2>&1"; then SERVE=1; fi
-state=$(guest "systemctl is-system-running --wait" || true)
+state=$(GUEST_TIMEOUT=600 guest "systemctl is-system-running --wait" || true)
 failed=$(guest "systemctl list-units --failed --no-legend --plain | cut -d' ' -f1 | sort | tr '\n' ' '" || true)
 echo "system state: $state; failed units: ${failed:-none}"
 # A development build without `serve` cannot start smsgate.service: that one failure is expected.
@@ -194,11 +194,17 @@ if [ "$SERVE" = 1 ]; then
 		admin_pw=$(guest "sed -n 's/^SMSGATE_ADMIN_PASSWORD=//p' /etc/smsgate/admin.env")
 		[ -n "$admin_pw" ] || fail "no first-admin password on the appliance"
 		text="smoke $(date +%s) from the appliance image"
-		resp=$(curl -sk --max-time 400 -u "admin:$admin_pw" -H 'Content-Type: application/json' \
+		resp=$(curl -sSk --max-time 400 -u "admin:$admin_pw" -H 'Content-Type: application/json' \
 			-d "{\"to\":\"+48600111222\",\"text\":\"$text\"}" -w ' HTTP %{http_code}' \
-			"https://127.0.0.1:$HTTPS_PORT/api/v1/messages" || true)
+			"https://127.0.0.1:$HTTPS_PORT/api/v1/messages" 2>&1 || true)
 		echo "POST /api/v1/messages: $resp"
-		case "$resp" in *"HTTP 202") ;; *) fail "send was not accepted: $resp" ;; esac
+		case "$resp" in
+		*"HTTP 202") ;;
+		*)
+			guest "journalctl -u smsgate -n 30 --no-pager" || true
+			fail "send was not accepted: $resp"
+			;;
+		esac
 		found=0
 		for _ in $(seq 90); do
 			if { "$HWSIM_BIN" ctl --url "$SIM_URL" sent 0; "$HWSIM_BIN" ctl --url "$SIM_URL" sent 1; } 2>/dev/null | grep -qF "$text"; then
@@ -230,7 +236,7 @@ if [ "$AB" = 1 ]; then
 
 	phase "boot 2 (slot b, on probation)"
 	python3 "$HERE/vmctl.py" qga "$QGA" wait 600 || fail "guest did not come back after the update"
-	guest "systemctl is-system-running --wait" || true
+	GUEST_TIMEOUT=600 guest "systemctl is-system-running --wait" || true
 	[ "$(guest "/usr/lib/smsgate/smsgate-boot get-current")" = b ] || fail "did not boot the updated slot b"
 	for _ in $(seq 30); do guest "systemctl is-active systemd-bless-boot.service" >/dev/null 2>&1 && break; sleep 2; done
 	guest "/usr/lib/smsgate/smsgate-boot status"
@@ -243,7 +249,7 @@ if [ "$AB" = 1 ]; then
 	guest "systemctl --no-block reboot" || true
 	python3 "$HERE/vmctl.py" qga "$QGA" gone 300 || fail "guest did not go down for the reboot"
 	python3 "$HERE/vmctl.py" qga "$QGA" wait 900 || fail "guest did not come back after the failed boot"
-	guest "systemctl is-system-running --wait" || true
+	GUEST_TIMEOUT=600 guest "systemctl is-system-running --wait" || true
 	guest "findmnt -n /boot/efi >/dev/null" || fail "ESP not mounted after the fallback"
 	guest "/usr/lib/smsgate/smsgate-boot status"
 	# systemd-boot spent a's only try (+1 -> +0-1) before the kernel failed.
