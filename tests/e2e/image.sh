@@ -6,16 +6,21 @@
 #   4. the Debian image build (image/debian/build.sh: mmdebstrap + the .deb + A/B disk + RAUC bundle),
 #      then in its rootfs: the service user, file owners and modes, the unit enabled, and a purge and
 #      reinstall of the package;
-#   5. with SMSGATE_IMAGE_SMOKE=1 (or `--smoke`): the qemu boot smoke test (image/debian/smoke.sh).
+#   5. the qemu boot smoke test (image/debian/smoke.sh): one boot under TCG with two simulated modems
+#      (SMSGATE_IMAGE_SMOKE=boot, the default), the A/B update and fallback as well
+#      (SMSGATE_IMAGE_SMOKE=full, or `--full`), or none (SMSGATE_IMAGE_SMOKE=none).
 # Missing tools are installed (apt, cargo, pip); nothing is skipped silently.
-# SMSGATE_DEB_PROFILE selects the cargo profile of the packaged binary (default release).
+# SMSGATE_DEB_PROFILE selects the cargo profile of the packaged binary: default dev, the build the
+# tests already made (the package and image are what is tested here, not the optimiser); release for
+# a package to ship (or image/debian/build.sh on its own, which builds release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 OUT="$REPO/target/image"
-SMOKE=${SMSGATE_IMAGE_SMOKE:-0}
-[ "${1:-}" = "--smoke" ] && SMOKE=1
-PROFILE=${SMSGATE_DEB_PROFILE:-release}
+SMOKE=${SMSGATE_IMAGE_SMOKE:-boot}
+[ "${1:-}" = "--full" ] && SMOKE=full
+case "$SMOKE" in boot | full | none) ;; *) echo "image.sh: SMSGATE_IMAGE_SMOKE must be boot, full or none" >&2; exit 2 ;; esac
+PROFILE=${SMSGATE_DEB_PROFILE:-dev}
 T0=$(date +%s)
 lap() { echo "image.sh: $1 done at $(($(date +%s) - T0)) s"; }
 fail() { echo "image.sh: FAIL: $*" >&2; exit 1; }
@@ -37,10 +42,13 @@ image/meta-smsgate/scripts/lint.sh
 lap "layer lint"
 
 echo "== image.sh: shellcheck"
-shellcheck -x image/debian/*.sh image/slot/smsgate-boot image/slot/smsgate-boot-post-install \
+shellcheck -x image/debian/*.sh image/slot/smsgate-boot image/slot/smsgate-boot-post-install image/slot/test-smsgate-boot.sh \
 	image/debian/rootfs/usr/lib/smsgate/* image/meta-smsgate/scripts/lint.sh config/debian/postinst \
 	config/debian/postrm config/debian/prerm tests/e2e/image.sh
 lap "shellcheck"
+
+echo "== image.sh: A/B slot switching (smsgate-boot on a directory ESP)"
+image/slot/test-smsgate-boot.sh
 
 echo "== image.sh: .deb"
 if ! command -v cargo-deb >/dev/null; then
@@ -129,11 +137,17 @@ rm -f "$ROOT/tmp/smsgate.deb"
 [ "$(in_root stat -c '%U:%G %a' /etc/smsgate/smsgate.toml)" = "root:smsgate 640" ] || fail "reinstall: smsgate.toml owner/mode"
 lap "rootfs checks"
 
-if [ "$SMOKE" = 1 ]; then
-	echo "== image.sh: qemu boot smoke test"
+case "$SMOKE" in
+boot)
+	echo "== image.sh: qemu boot smoke test (one boot; the A/B test: SMSGATE_IMAGE_SMOKE=full)"
+	image/debian/smoke.sh --image "$OUT" --no-ab
+	lap "qemu smoke (boot)"
+	;;
+full)
+	echo "== image.sh: qemu smoke test with A/B update and fallback"
 	image/debian/smoke.sh --image "$OUT"
-	lap "qemu smoke"
-else
-	echo "image.sh: qemu boot smoke test not part of this run (SMSGATE_IMAGE_SMOKE=1 or image/debian/smoke.sh)"
-fi
+	lap "qemu smoke (full)"
+	;;
+none) echo "image.sh: qemu smoke test not run (SMSGATE_IMAGE_SMOKE=none)" ;;
+esac
 echo "image.sh: all image checks passed in $(($(date +%s) - T0)) s"

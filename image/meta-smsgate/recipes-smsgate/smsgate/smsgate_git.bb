@@ -15,6 +15,9 @@ inherit systemd useradd
 # The root package of the workspace: `cargo build` there builds the smsgate binary only.
 CARGO_SRC_DIR = ""
 
+# aws-lc-sys (rustls' crypto provider) builds its C code with CMake; rusqlite's bundled SQLite with cc.
+DEPENDS += "cmake-native"
+
 SYSTEMD_SERVICE:${PN} = "smsgate.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
