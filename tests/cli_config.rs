@@ -1,4 +1,6 @@
 //! `smsgate config check` against the built binary: shipped files pass, bad ones fail naming the key.
+#![allow(clippy::unwrap_used)] // test helper: any failure to run the binary should fail the test loudly
+
 use std::process::Command;
 
 fn check(text: &str) -> (bool, String) {
