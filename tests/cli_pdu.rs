@@ -229,3 +229,86 @@ fn bad_input_exits_non_zero_with_one_line() {
     let out = smsgate(&["pdu", "encode", "--to", "1", "--text", "x", "--class", "4"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn validity_durations() {
+    // (--validity, seconds the relative TP-VP stands for: rounded up to what TS 23.040 can express)
+    let cases: &[(&str, u64)] = &[
+        ("30m", 30 * 60),
+        ("1h", 3600),
+        ("1h30m", 90 * 60),
+        ("90s", 5 * 60),
+        ("13h", 13 * 3600),
+        ("2d", 2 * 86400),
+        ("1w", 7 * 86400),
+        ("40d", 6 * 7 * 86400),
+    ];
+    for (arg, secs) in cases {
+        let v = json(&[
+            "pdu",
+            "encode",
+            "--to",
+            "+48600100200",
+            "--text",
+            "x",
+            "--validity",
+            arg,
+            "--json",
+        ]);
+        let d = json(&["pdu", "decode", "--json", v[0]["pdu"].as_str().unwrap()]);
+        assert_eq!(d["validity"]["relative_seconds"], *secs, "{arg}");
+    }
+    for bad in ["", "h", "1", "1x", "m30", "99999999999999999999w"] {
+        let out = smsgate(&["pdu", "encode", "--to", "1", "--text", "x", "--validity", bad]);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("duration"),
+            "{bad:?}"
+        );
+    }
+    let out = smsgate(&[
+        "pdu",
+        "encode",
+        "--to",
+        "1",
+        "--text",
+        "x",
+        "--transliterate",
+        "--encoding",
+        "ucs2",
+    ]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn national_tables_on_request() {
+    let v = json(&[
+        "pdu",
+        "encode",
+        "--to",
+        "+905321234567",
+        "--text",
+        "Şişli'de güzel",
+        "--national",
+        "turkish",
+        "--json",
+    ]);
+    let d = json(&["pdu", "decode", "--json", v[0]["pdu"].as_str().unwrap()]);
+    assert_eq!(d["encoding"], "gsm7");
+    assert_eq!(d["text"], "Şişli'de güzel");
+    assert_eq!(d["udh"]["elements"][0]["type"], "locking_shift");
+    assert_eq!(d["udh"]["elements"][0]["language"], 1);
+    let v = json(&[
+        "pdu",
+        "encode",
+        "--to",
+        "+905321234567",
+        "--text",
+        "Şişli'de güzel",
+        "--json",
+    ]);
+    assert_eq!(
+        json(&["pdu", "decode", "--json", v[0]["pdu"].as_str().unwrap()])["encoding"],
+        "ucs2"
+    );
+}

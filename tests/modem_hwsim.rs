@@ -563,3 +563,82 @@ async fn discovery_starts_retires_and_reidentifies() {
     shutdown.cancel();
     bank.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_reach_the_gateway_with_the_part_mr() {
+    for (profile, cnmi) in [
+        (ProfileName::Generic, smsgate::modem::CnmiMode::Store),
+        (ProfileName::QuectelEc25, smsgate::modem::CnmiMode::Store),
+        (ProfileName::HuaweiE3372, smsgate::modem::CnmiMode::Direct),
+        (ProfileName::SimcomSim800, smsgate::modem::CnmiMode::Direct),
+    ] {
+        let mut r = rig(profile, |_| {}, |c| c.cnmi = cnmi).await;
+        ready(&r.handle).await;
+        let mut opts = SubmitOptions::new(Address::parse("+48600111222").unwrap());
+        opts.srr = true;
+        let parts = pdu::encode_submit("report please", &opts).unwrap();
+        let request = SendRequest {
+            parts: parts
+                .into_iter()
+                .map(|p| OutgoingPart {
+                    pdu: p.pdu,
+                    tpdu_len: p.tpdu_len,
+                })
+                .collect(),
+        };
+        let sent = r.handle.send(request).await.unwrap();
+        let ModemEvent::StatusReport { pdu: report, ack, .. } = next_message(&mut r.events).await else {
+            panic!("{profile}: expected a status report")
+        };
+        match pdu::decode(&report).unwrap() {
+            pdu::Pdu::StatusReport(sr) => assert_eq!(sr.mr, sent[0].mr, "{profile}"),
+            other => panic!("{profile}: {other:?}"),
+        }
+        ack.send(()).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_line_with_a_long_listing_is_not_a_hang() {
+    let mut r = rig(ProfileName::Generic, |_| {}, |_| {}).await;
+    ready(&r.handle).await;
+    let mut held = Vec::new();
+    for i in 0..6 {
+        r.ctl()
+            .inject_sms(
+                0,
+                "+48500600700",
+                &format!("message number {i} waiting on the SIM"),
+            )
+            .unwrap();
+        let ModemEvent::Received { ack, .. } = next_message(&mut r.events).await else {
+            panic!()
+        };
+        held.push(ack);
+    }
+    // The listing (~750 bytes) trickles out for longer than the 3 s SIM timeout as a whole.
+    r.ctl()
+        .set_fault(0, Fault::SlowBaud { baud: 2400 })
+        .await
+        .unwrap();
+    let mut state = r.handle.state();
+    let watcher = tokio::spawn(async move {
+        let mut phases = Vec::new();
+        while state.changed().await.is_ok() {
+            phases.push(state.borrow_and_update().phase);
+        }
+        phases
+    });
+    let h = r.handle.clone();
+    tokio::time::sleep(Duration::from_secs(4)).await; // a sweep is listing by now
+    let reply = h.at("AT+CMGL=4").await.unwrap();
+    assert_eq!(
+        reply.lines.iter().filter(|l| l.starts_with("+CMGL:")).count(),
+        6,
+        "{reply:?}"
+    );
+    r.shutdown.cancel();
+    let phases = watcher.await.unwrap();
+    assert!(!phases.contains(&ModemPhase::Recovering), "{phases:?}");
+    drop(held);
+}

@@ -30,6 +30,8 @@ use crate::pty::Pty;
 const WRITE_QUEUE: usize = 256;
 /// Bits per byte on an 8N1 serial line (start + 8 data + stop), for the slow-baud fault.
 const BITS_PER_BYTE: u64 = 10;
+/// Sent messages kept per modem for [`Control::sent_messages`]; older ones are dropped.
+pub const SENT_LOG_CAP: usize = 10_000;
 /// TS 23.040 §9.2.3.15: TP-Status 0x00, "short message received by the SME".
 pub const STATUS_DELIVERED: u8 = 0x00;
 
@@ -64,6 +66,9 @@ pub struct BankConfig {
     pub report_delay: Duration,
     /// JSON-lines event log, if wanted.
     pub event_log: Option<PathBuf>,
+    /// TP-Status of status reports at start (0 = delivered; TS 23.040 §9.2.3.15), changeable per modem
+    /// with [`Control::set_report_status`].
+    pub report_status: u8,
 }
 
 impl Default for BankConfig {
@@ -83,6 +88,7 @@ impl Default for BankConfig {
             smsc: "+48601000310".into(),
             report_delay: Duration::from_millis(200),
             event_log: None,
+            report_status: STATUS_DELIVERED,
         }
     }
 }
@@ -108,6 +114,9 @@ pub struct ModemInfo {
     pub profile: ProfileName,
     /// Whether the device is plugged in.
     pub plugged: bool,
+    /// Links of the family's other ports (`modemN.portK`: Quectel's DM, NMEA and modem ports), which
+    /// open but never answer AT.
+    pub extra_ports: Vec<PathBuf>,
 }
 
 /// One SMS-SUBMIT (one part) a modem sent, as the network saw it.
@@ -216,9 +225,10 @@ impl Bank {
             path: config.dir.clone(),
             source,
         })?;
+        let stop = CancellationToken::new();
         let (events, events_task) = match &config.event_log {
             Some(path) => {
-                let (sink, task) = EventSink::open(path).await?;
+                let (sink, task) = EventSink::open(path, stop.clone()).await?;
                 (sink, Some(task))
             }
             None => (EventSink::none(), None),
@@ -249,6 +259,7 @@ impl Bank {
                 number: identity.number.clone(),
                 profile: profile_name,
                 plugged: true,
+                extra_ports: Vec::new(),
             };
             numbers.insert(normalise_number(&identity.number), index);
             let mut engine = Engine::new(
@@ -286,25 +297,27 @@ impl Bank {
             dir: config.dir.clone(),
             report_delay: config.report_delay,
             smsc: config.smsc.clone(),
-            tasks_stop: CancellationToken::new(),
+            tasks_stop: stop,
         });
-        shared.write_manifest();
         let mut tasks = Vec::new();
         for (index, ((engine, pty), rx)) in engines.into_iter().zip(ptys).zip(receivers).enumerate() {
             let unplugged = config
                 .faults
                 .iter()
                 .any(|s| s.modem.is_none_or(|m| m == index) && s.fault == Fault::Unplug);
+            let extra = ExtraPorts::open(&shared, index)?;
             let task = ModemTask {
                 index,
                 shared: shared.clone(),
                 engine,
                 port: Some(Port::new(pty)),
+                extra,
                 rx,
-                report_status: STATUS_DELIVERED,
+                report_status: config.report_status,
             };
             tasks.push(tokio::spawn(task.run(unplugged)));
         }
+        shared.write_manifest();
         let mut bank = Bank {
             shared,
             tasks,
@@ -351,33 +364,58 @@ impl Bank {
     }
 
     /// Stops every task, closes the PTYs and removes the links and the manifest.
-    pub async fn shutdown(self) {
-        for slot in &self.shared.slots {
-            let _ = slot.tx.send(ModemCmd::Shutdown);
-        }
-        for task in self.tasks {
+    pub async fn shutdown(mut self) {
+        self.stop_tasks();
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
         self.shared.tasks_stop.cancel();
-        if let Some(t) = self.control_task {
+        if let Some(t) = self.control_task.take() {
             let _ = t.await;
         }
+        self.remove_files();
+        if let Some(t) = self.events_task.take() {
+            let _ = t.await;
+        }
+    }
+
+    fn stop_tasks(&self) {
+        for slot in &self.shared.slots {
+            let _ = slot.tx.send(ModemCmd::Shutdown);
+        }
+    }
+
+    fn remove_files(&self) {
         for slot in &self.shared.slots {
             if let Ok(info) = slot.info.lock() {
                 let _ = std::fs::remove_file(&info.link);
+                for extra in &info.extra_ports {
+                    let _ = std::fs::remove_file(extra);
+                }
             }
         }
         let _ = std::fs::remove_file(self.shared.dir.join("manifest.json"));
-        drop(self.shared);
-        if let Some(t) = self.events_task {
-            let _ = t.await;
+    }
+}
+
+impl Drop for Bank {
+    /// A bank dropped without [`Bank::shutdown`] still stops its tasks (they close their PTYs on their own)
+    /// and removes its links, so no stale `modemN` points at a dead PTY.
+    fn drop(&mut self) {
+        if self.tasks.is_empty() {
+            return;
         }
+        self.stop_tasks();
+        self.shared.tasks_stop.cancel();
+        self.remove_files();
     }
 }
 
 /// Creates or replaces a symlink atomically (a DTE never sees it missing while it is being replaced).
 fn make_link(target: &Path, link: &Path) -> Result<(), SimError> {
-    let tmp = link.with_extension("new");
+    let mut tmp_name = link.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".new");
+    let tmp = link.with_file_name(tmp_name);
     let _ = std::fs::remove_file(&tmp);
     let err = |source| SimError::Link {
         path: link.to_path_buf(),
@@ -462,6 +500,11 @@ impl Shared {
         if let Ok(slot) = self.slot(from)
             && let Ok(mut log) = slot.sent.lock()
         {
+            if log.len() >= SENT_LOG_CAP {
+                // A long-running bank keeps the newest messages only.
+                let excess = log.len() + 1 - SENT_LOG_CAP;
+                log.drain(..excess);
+            }
             log.push(sent.clone());
         }
         let Some(to) = sent.to.clone() else { return };
@@ -673,11 +716,63 @@ impl Drop for Port {
     }
 }
 
+/// The family's non-AT ports of one device incarnation: PTYs whose input is read and dropped.
+struct ExtraPorts {
+    stop: CancellationToken,
+}
+
+impl ExtraPorts {
+    fn open(shared: &Arc<Shared>, index: usize) -> Result<ExtraPorts, SimError> {
+        let stop = CancellationToken::new();
+        let slot = shared.slot(index)?;
+        let profile = slot.info.lock().map(|i| i.profile).unwrap_or_default();
+        let mut links = Vec::new();
+        for k in 1..=Profile::get(profile).extra_ports {
+            let pty = Pty::open()?;
+            let link = shared.dir.join(format!("modem{index}.port{k}"));
+            make_link(pty.path(), &link)?;
+            links.push(link);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        r = pty.read(&mut buf) => if r.is_err() { break },
+                    }
+                }
+            });
+        }
+        if let Ok(mut info) = slot.info.lock() {
+            info.extra_ports = links;
+        }
+        Ok(ExtraPorts { stop })
+    }
+
+    fn close(&self, shared: &Shared, index: usize) {
+        self.stop.cancel();
+        if let Some(slot) = shared.slots.get(index)
+            && let Ok(info) = slot.info.lock()
+        {
+            for link in &info.extra_ports {
+                let _ = std::fs::remove_file(link);
+            }
+        }
+    }
+}
+
+impl Drop for ExtraPorts {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 struct ModemTask {
     index: usize,
     shared: Arc<Shared>,
     engine: Engine,
     port: Option<Port>,
+    extra: ExtraPorts,
     rx: mpsc::UnboundedReceiver<ModemCmd>,
     report_status: u8,
 }
@@ -773,6 +868,7 @@ impl ModemTask {
 
     fn unplug(&mut self) {
         self.port = None;
+        self.extra.close(&self.shared, self.index);
         let slot = &self.shared.slots[self.index];
         if let Ok(mut info) = slot.info.lock() {
             info.plugged = false;
@@ -794,6 +890,7 @@ impl ModemTask {
             info.plugged = true;
         }
         self.port = Some(Port::new(pty));
+        self.extra = ExtraPorts::open(&self.shared, self.index)?;
         self.shared.events.emit(self.index, "replug", json!({}));
         self.shared.write_manifest();
         Ok(())
@@ -819,20 +916,6 @@ impl ModemTask {
                 Effect::Submitted { mr, tpdu } => {
                     self.shared.submitted(self.index, mr, &tpdu, self.report_status)
                 }
-                Effect::SubmittedText {
-                    mr,
-                    to,
-                    text,
-                    status_report,
-                } => match codec::submit_pdu(&to, &text, status_report) {
-                    Some(mut tpdu) => {
-                        if let Some(b) = tpdu.get_mut(1) {
-                            *b = mr;
-                        }
-                        self.shared.submitted(self.index, mr, &tpdu, self.report_status);
-                    }
-                    None => tracing::warn!(modem = self.index, "cannot encode a text-mode SMS"),
-                },
                 Effect::UnknownCommand(cmd) => {
                     tracing::info!(modem = self.index, command = %cmd, "unknown AT command answered ERROR");
                     events.emit(self.index, "unknown-command", json!({ "command": cmd }));

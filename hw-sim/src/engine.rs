@@ -15,8 +15,15 @@ use tokio::time::Instant;
 use crate::codec;
 use crate::fault::{DelayProfile, FaultSet, cms};
 use crate::identity::Identity;
-use crate::profile::{EmptyRead, Profile};
+use crate::profile::{EmptyRead, MID_RESPONSE_PERIOD, Profile};
 use crate::v250::{self, Arg, Command, ExtKind};
+
+mod codes;
+mod sms;
+mod storage;
+
+use codes::{cme, cme_text, cms_text};
+use storage::{Mem, Memory, Stored};
 
 /// V.250 §6.2.1: S3, the command line termination character.
 const S3_CR: u8 = b'\r';
@@ -42,20 +49,6 @@ const REBOOT_TIME: Duration = Duration::from_millis(300);
 const PIN_ATTEMPTS: u8 = 3;
 /// Wrong PUKs before the SIM is blocked.
 const PUK_ATTEMPTS: u8 = 10;
-/// TS 27.007 §9.2.1 `+CME ERROR` codes.
-mod cme {
-    pub const OPERATION_NOT_ALLOWED: u16 = 3;
-    pub const OPERATION_NOT_SUPPORTED: u16 = 4;
-    pub const SIM_NOT_INSERTED: u16 = 10;
-    pub const SIM_PIN_REQUIRED: u16 = 11;
-    pub const SIM_PUK_REQUIRED: u16 = 12;
-    pub const SIM_FAILURE: u16 = 13;
-    pub const INCORRECT_PASSWORD: u16 = 16;
-    pub const INVALID_INDEX: u16 = 21;
-    pub const NO_NETWORK_SERVICE: u16 = 30;
-    pub const INVALID_CHARACTERS: u16 = 25;
-    pub const UNKNOWN: u16 = 100;
-}
 /// TS 27.007 §7.2 registration status values.
 mod reg {
     pub const NOT_SEARCHING: u8 = 0;
@@ -92,17 +85,6 @@ pub enum Effect {
         mr: u8,
         /// The TPDU octets.
         tpdu: Vec<u8>,
-    },
-    /// A text-mode send: the modem built no PDU, the bank encodes one.
-    SubmittedText {
-        /// TP-Message-Reference answered in `+CMGS`.
-        mr: u8,
-        /// Destination address as typed.
-        to: String,
-        /// The text.
-        text: String,
-        /// TP-SRR from `+CSMP` (first octet bit 5).
-        status_report: bool,
     },
     /// A send failed with this `+CMS ERROR`.
     SendFailed {
@@ -177,70 +159,6 @@ pub struct Counters {
     pub reboots: u64,
 }
 
-/// Which memory a stored message sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mem {
-    Sm,
-    Me,
-    Sr,
-}
-
-impl Mem {
-    fn name(self) -> &'static str {
-        match self {
-            Mem::Sm => "SM",
-            Mem::Me => "ME",
-            Mem::Sr => "SR",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Mem> {
-        match s.to_ascii_uppercase().as_str() {
-            "SM" => Some(Mem::Sm),
-            "ME" | "MT" => Some(Mem::Me),
-            "SR" => Some(Mem::Sr),
-            _ => None,
-        }
-    }
-}
-
-/// One stored message: its TS 27.005 status and its PDU including the SMSC field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stored {
-    stat: u8,
-    pdu: Vec<u8>,
-    tpdu_len: usize,
-}
-
-/// A message memory with a fixed number of slots (index 1..=capacity).
-#[derive(Debug, Clone)]
-struct Memory {
-    slots: Vec<Option<Stored>>,
-}
-
-impl Memory {
-    fn new(capacity: usize) -> Memory {
-        Memory {
-            slots: vec![None; capacity],
-        }
-    }
-    fn used(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-    fn total(&self) -> usize {
-        self.slots.len()
-    }
-    /// Stores a message in the first free slot; returns its 1-based index.
-    fn store(&mut self, msg: Stored) -> Option<usize> {
-        let free = self.slots.iter().position(Option::is_none)?;
-        self.slots[free] = Some(msg);
-        Some(free + 1)
-    }
-    fn get_mut(&mut self, index: usize) -> Option<&mut Option<Stored>> {
-        index.checked_sub(1).and_then(|i| self.slots.get_mut(i))
-    }
-}
-
 /// What the text typed after the prompt is for.
 #[derive(Debug, Clone, PartialEq)]
 enum PromptFor {
@@ -304,6 +222,8 @@ struct Settings {
     cmms: u8,
     cfun: u8,
     smsc: String,
+    /// Huawei `^CURC`: periodic vendor URCs on.
+    curc: bool,
 }
 
 /// Static configuration of one engine.
@@ -348,6 +268,8 @@ pub struct Engine {
     next_flood: Option<Instant>,
     counters: Counters,
     storage_full_announced: bool,
+    /// Responses with information text so far (for mid-response URCs).
+    info_responses: u64,
 }
 
 impl Engine {
@@ -373,6 +295,7 @@ impl Engine {
             next_flood,
             counters: Counters::default(),
             storage_full_announced: false,
+            info_responses: 0,
             cfg,
         }
     }
@@ -395,6 +318,7 @@ impl Engine {
             cmms: 0,
             cfun: 1,
             smsc: cfg.smsc.clone(),
+            curc: true,
         }
     }
 
@@ -463,7 +387,8 @@ impl Engine {
     // ---------------------------------------------------------------- output helpers
 
     fn info(&self, out: &mut Vec<u8>, lines: &[String]) {
-        if lines.is_empty() || self.settings.quiet {
+        // V.250 §6.2.5: ATQ1 suppresses result codes only; information text is still sent.
+        if lines.is_empty() {
             return;
         }
         if self.settings.verbose {
@@ -920,6 +845,12 @@ impl Engine {
         self.mode = Mode::Booting {
             until: now + REBOOT_TIME,
         };
+        self.next_flood = self
+            .cfg
+            .profile
+            .flood
+            .as_ref()
+            .map(|f| now + REBOOT_TIME + f.every);
         Step {
             output: Vec::new(),
             effects: vec![Effect::Rebooted],
@@ -951,10 +882,12 @@ impl Engine {
             line: text.clone(),
             commands: commands.len(),
         });
+        let mut had_info = false;
         for cmd in commands {
             self.counters.commands += 1;
             let mut lines = Vec::new();
             let result = self.execute(&cmd, &mut lines, now, step);
+            had_info |= !lines.is_empty();
             self.info(&mut step.output, &lines);
             match result {
                 Flow::Done(Final::Ok) => {}
@@ -963,6 +896,13 @@ impl Engine {
                     return;
                 }
                 Flow::Suspended => return,
+            }
+        }
+        if had_info && let Some(urc) = self.cfg.profile.mid_response_urc {
+            self.info_responses += 1;
+            if self.settings.curc && self.info_responses % MID_RESPONSE_PERIOD == 0 {
+                // Huawei sticks are known to slip ^RSSI between the information text and the OK.
+                self.urc_bytes(&mut step.output, &[urc.to_string()]);
             }
         }
         self.final_result(&mut step.output, Final::Ok);
@@ -1097,6 +1037,9 @@ impl Engine {
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Arg::Empty);
         let ok = Ok(Flow::Done(Final::Ok));
         let cme_gate = |e: &Engine| e.sim_gate().map_err(Final::Cme);
+        if let Some(flow) = self.sms_command(name, kind, args, lines, now, step)? {
+            return Ok(flow);
+        }
         match (name, kind) {
             // ---- V.250 / 27.007 identity
             ("+CGMI" | "+GMI", Action) => lines.push(self.cfg.profile.manufacturer.into()),
@@ -1267,274 +1210,20 @@ impl Engine {
                 self.settings.cfun = fun as u8;
                 self.registration_changed(before, step);
             }
-            // ---- SMS settings
-            ("+CSCA", Read) => lines.push(format!("+CSCA: \"{}\",145", self.settings.smsc)),
-            ("+CSCA", Set(_)) => {
-                self.settings.smsc = arg(0).text().unwrap_or("").to_string();
-            }
-            ("+CSCA", Test) => {}
-            ("+CSCS", Read) => lines.push(format!("+CSCS: \"{}\"", self.settings.charset)),
-            ("+CSCS", Test) => lines.push("+CSCS: (\"GSM\",\"IRA\",\"UCS2\",\"HEX\",\"8859-1\")".into()),
-            ("+CSCS", Set(_)) => {
-                let cs = arg(0).text().unwrap_or("").to_ascii_uppercase();
-                if !["GSM", "IRA", "UCS2", "HEX", "8859-1", "PCCP437"].contains(&cs.as_str()) {
-                    return Err(Final::Cme(cme::OPERATION_NOT_SUPPORTED));
-                }
-                self.settings.charset = cs;
-            }
-            ("+CSMS", Read) => lines.push(format!("+CSMS: {},1,1,1", self.settings.csms)),
-            ("+CSMS", Test) => lines.push("+CSMS: (0,1)".into()),
-            ("+CSMS", Set(_)) => {
-                let s = arg(0).num().unwrap_or(0);
-                if s > 1 {
-                    return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED));
-                }
-                self.settings.csms = s as u8;
-                lines.push("+CSMS: 1,1,1".into());
-            }
-            ("+CMGF", Read) => lines.push(format!("+CMGF: {}", u8::from(self.settings.text_mode))),
-            ("+CMGF", Test) => lines.push("+CMGF: (0,1)".into()),
-            ("+CMGF", Set(_)) => match arg(0).num() {
-                Some(0) => self.settings.text_mode = false,
-                Some(1) => self.settings.text_mode = true,
-                _ => return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED)),
-            },
-            ("+CPMS", Test) => {
-                lines.push("+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\"),(\"SM\",\"ME\")".into())
-            }
-            ("+CPMS", Read) => {
-                self.sms_gate()?;
-                let parts: Vec<String> = self
-                    .settings
-                    .mem
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "\"{}\",{},{}",
-                            m.name(),
-                            self.memory(*m).used(),
-                            self.memory(*m).total()
-                        )
-                    })
-                    .collect();
-                lines.push(format!("+CPMS: {}", parts.join(",")));
-            }
-            ("+CPMS", Set(_)) => {
-                self.sms_gate()?;
-                let mut mem = self.settings.mem;
-                for (i, slot) in mem.iter_mut().enumerate() {
-                    if let Some(t) = arg(i).text() {
-                        let m = Mem::parse(t).ok_or(Final::Cms(cms::OPERATION_NOT_SUPPORTED))?;
-                        // 27.005 §3.2.2: mem2 and mem3 are for writing/receiving, SR holds reports only.
-                        if i > 0 && m == Mem::Sr {
-                            return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED));
-                        }
-                        *slot = m;
-                    }
-                }
-                self.settings.mem = mem;
-                let parts: Vec<String> = mem
-                    .iter()
-                    .map(|m| format!("{},{}", self.memory(*m).used(), self.memory(*m).total()))
-                    .collect();
-                lines.push(format!("+CPMS: {}", parts.join(",")));
-            }
-            ("+CNMI", Read) => {
-                let c = self.settings.cnmi;
-                lines.push(format!("+CNMI: {},{},{},{},{}", c[0], c[1], c[2], c[3], c[4]));
-            }
-            ("+CNMI", Test) => lines.push("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)".into()),
-            ("+CNMI", Set(_)) => {
-                const MAX: [u32; 5] = [3, 3, 3, 2, 1];
-                let mut c = self.settings.cnmi;
-                for (i, max) in MAX.iter().enumerate() {
-                    if let Some(v) = arg(i).num() {
-                        if v > *max {
-                            return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED));
-                        }
-                        c[i] = v as u8;
-                    }
-                }
-                self.settings.cnmi = c;
-            }
-            ("+CNMA", Action | Set(_)) => {}
-            ("+CNMA", Test) => lines.push("+CNMA: (0-2)".into()),
-            ("+CSMP", Read) => {
-                let c = self.settings.csmp;
-                lines.push(format!("+CSMP: {},{},{},{}", c[0], c[1], c[2], c[3]));
-            }
-            ("+CSMP", Set(_)) => {
-                for i in 0..4 {
-                    if let Some(v) = arg(i).num() {
-                        self.settings.csmp[i] = v.min(255) as u8;
-                    }
-                }
-            }
-            ("+CSMP", Test) => {}
-            ("+CMMS", Read) => lines.push(format!("+CMMS: {}", self.settings.cmms)),
-            ("+CMMS", Test) => lines.push("+CMMS: (0-2)".into()),
-            ("+CMMS", Set(_)) => {
-                let v = arg(0).num().unwrap_or(0);
-                if v > 2 {
-                    return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED));
-                }
-                self.settings.cmms = v as u8;
-            }
-            // ---- sending
-            ("+CMGS" | "+CMGW" | "+CMGR" | "+CMGL" | "+CMGD" | "+CMSS", Test) => {
-                if name == "+CMGL" {
-                    lines.push(if self.settings.text_mode {
-                        "+CMGL: (\"REC UNREAD\",\"REC READ\",\"STO UNSENT\",\"STO SENT\",\"ALL\")".into()
-                    } else {
-                        "+CMGL: (0-4)".into()
-                    });
-                }
-                if name == "+CMGD" {
-                    lines.push(format!(
-                        "+CMGD: (1-{}),(0-4)",
-                        self.memory(self.settings.mem[0]).total()
-                    ));
-                }
-            }
-            ("+CMGS", Set(_)) => {
-                self.sms_gate()?;
-                let purpose = if self.settings.text_mode {
-                    let to = arg(0)
-                        .text()
-                        .ok_or(Final::Cms(cms::INVALID_TEXT_PARAMETER))?
-                        .to_string();
-                    PromptFor::SendText { to }
-                } else {
-                    let len = arg(0).num().ok_or(Final::Cms(cms::INVALID_PDU_PARAMETER))? as usize;
-                    PromptFor::SendPdu { len }
+            // ---- Huawei periodic URC switch (HUAWEI AT Command Interface Specification, ^CURC)
+            ("^CURC", Set(_)) => {
+                let on = arg(0).num().unwrap_or(1) != 0;
+                self.settings.curc = on;
+                self.next_flood = match (&self.cfg.profile.flood, on) {
+                    (Some(f), true) => Some(now + f.every),
+                    _ => None,
                 };
-                self.enter_prompt(purpose, step);
-                return Ok(Flow::Suspended);
             }
-            ("+CMGW", Set(_) | Action) => {
-                self.sms_gate()?;
-                let purpose = if self.settings.text_mode {
-                    let to = arg(0).text().unwrap_or("").to_string();
-                    let stat = text_stat(arg(2).text()).unwrap_or(stat::STO_UNSENT);
-                    PromptFor::WriteText { to, stat }
-                } else {
-                    let len = arg(0).num().ok_or(Final::Cms(cms::INVALID_PDU_PARAMETER))? as usize;
-                    let stat = arg(1).num().map(|s| s as u8).unwrap_or(stat::STO_UNSENT);
-                    PromptFor::WritePdu { len, stat }
-                };
-                if self.faults.storage_full {
-                    return Err(Final::Cms(cms::MEMORY_FULL));
-                }
-                self.enter_prompt(purpose, step);
-                return Ok(Flow::Suspended);
-            }
-            ("+CMSS", Set(_)) => {
-                self.sms_gate()?;
-                let index = arg(0).num().ok_or(Final::Cms(cms::INVALID_MEMORY_INDEX))? as usize;
-                let mem = self.settings.mem[1];
-                let msg = self
-                    .memory_mut(mem)
-                    .get_mut(index)
-                    .and_then(|s| s.clone())
-                    .ok_or(Final::Cms(cms::INVALID_MEMORY_INDEX))?;
-                let tpdu = msg.pdu.get(smsc_len(&msg.pdu)..).unwrap_or(&[]).to_vec();
-                if let Some(Some(slot)) = self.memory_mut(mem).get_mut(index) {
-                    slot.stat = stat::STO_SENT;
-                }
-                self.start_send(tpdu, "+CMSS", now, step);
-                return Ok(Flow::Suspended);
-            }
-            ("+CMGR", Set(_)) => {
-                self.sms_gate()?;
-                let index = arg(0).num().ok_or(Final::Cms(cms::INVALID_MEMORY_INDEX))? as usize;
-                let mem = self.settings.mem[0];
-                let text_mode = self.settings.text_mode;
-                let empty = self.cfg.profile.empty_read;
-                let Some(slot) = self.memory_mut(mem).get_mut(index) else {
-                    return Err(Final::Cms(cms::INVALID_MEMORY_INDEX));
-                };
-                let Some(msg) = slot.as_mut() else {
-                    return match empty {
-                        EmptyRead::Ok => ok,
-                        EmptyRead::InvalidIndex => Err(Final::Cms(cms::INVALID_MEMORY_INDEX)),
-                        EmptyRead::Error => Err(Final::Error),
-                    };
-                };
-                let shown = msg.clone();
-                if msg.stat == stat::REC_UNREAD {
-                    msg.stat = stat::REC_READ;
-                }
-                if text_mode {
-                    lines.extend(
-                        codec::text_mode_read(&shown.pdu, shown.stat)
-                            .ok_or(Final::Cms(cms::OPERATION_NOT_SUPPORTED))?,
-                    );
-                } else {
-                    lines.push(format!("+CMGR: {},,{}", shown.stat, shown.tpdu_len));
-                    lines.push(hex::encode_upper(&shown.pdu));
-                }
-            }
-            ("+CMGL", Set(_) | Action) => {
-                self.sms_gate()?;
-                let filter = if self.settings.text_mode {
-                    text_stat(arg(0).text()).unwrap_or(stat::REC_UNREAD)
-                } else {
-                    arg(0).num().map(|n| n as u8).unwrap_or(stat::REC_UNREAD)
-                };
-                if filter > stat::ALL {
-                    return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED));
-                }
-                let mem = self.settings.mem[0];
-                let text_mode = self.settings.text_mode;
-                let memory = self.memory_mut(mem);
-                for (i, slot) in memory.slots.iter_mut().enumerate() {
-                    let Some(msg) = slot else { continue };
-                    if filter != stat::ALL && msg.stat != filter {
-                        continue;
-                    }
-                    if text_mode {
-                        if let Some(l) = codec::text_mode_list(i + 1, &msg.pdu, msg.stat) {
-                            lines.extend(l);
-                        }
-                    } else {
-                        lines.push(format!("+CMGL: {},{},,{}", i + 1, msg.stat, msg.tpdu_len));
-                        lines.push(hex::encode_upper(&msg.pdu));
-                    }
-                    if msg.stat == stat::REC_UNREAD {
-                        msg.stat = stat::REC_READ;
-                    }
-                }
-            }
-            ("+CMGD", Set(_)) => {
-                self.sms_gate()?;
-                let index = arg(0).num().unwrap_or(0) as usize;
-                let flag = arg(1).num().unwrap_or(0);
-                let mem = self.settings.mem[0];
-                let memory = self.memory_mut(mem);
-                if flag == 0 {
-                    let slot = memory
-                        .get_mut(index)
-                        .ok_or(Final::Cms(cms::INVALID_MEMORY_INDEX))?;
-                    *slot = None;
-                } else {
-                    // 27.005 §3.5.4 <delflag>: 1 read, 2 read+sent, 3 read+sent+unsent, 4 all.
-                    let doomed: &[u8] = match flag {
-                        1 => &[stat::REC_READ],
-                        2 => &[stat::REC_READ, stat::STO_SENT],
-                        3 => &[stat::REC_READ, stat::STO_SENT, stat::STO_UNSENT],
-                        4 => &[stat::REC_READ, stat::STO_SENT, stat::STO_UNSENT, stat::REC_UNREAD],
-                        _ => return Err(Final::Cms(cms::OPERATION_NOT_SUPPORTED)),
-                    };
-                    for slot in &mut memory.slots {
-                        if slot.as_ref().is_some_and(|m| doomed.contains(&m.stat)) {
-                            *slot = None;
-                        }
-                    }
-                }
-                if self.memory(mem).used() < self.memory(mem).total() && !self.faults.storage_full {
-                    self.storage_full_announced = false;
-                }
-            }
+            // Huawei ^PORTSEL selects which port gets URCs; gammu sends it to Huawei devices.
+            ("^PORTSEL", Set(_) | Test) => {}
+            ("^PORTSEL", Read) => lines.push("^PORTSEL: 0".into()),
+            ("^CURC", Read) => lines.push(format!("^CURC: {}", u8::from(self.settings.curc))),
+            ("^CURC", Test) => lines.push("^CURC: (0-1)".into()),
             // ---- USSD
             ("+CUSD", Read) => lines.push("+CUSD: 1".into()),
             ("+CUSD", Test) => lines.push("+CUSD: (0-2)".into()),
@@ -1559,7 +1248,7 @@ impl Engine {
             // ---- indicators and vendor switches that daemons send and that only need an OK
             (
                 "+CMER" | "+CIND" | "+CRC" | "+CLIP" | "+CSSN" | "+CR" | "+IFC" | "+ICF" | "+IPR" | "+CTZU"
-                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX" | "^CURC"
+                | "+CTZR" | "+CSDH" | "+CSCB" | "+CGEREP" | "+CSNS" | "+CVHU" | "+CLTS" | "+CMUX"
                 | "+QURCCFG" | "+QINDCFG" | "+CPBS" | "+CGDCONT" | "+WIND" | "+CGSMS" | "+CCLK",
                 Set(_) | Test,
             ) => {}
@@ -1581,138 +1270,6 @@ impl Engine {
         }
         ok
     }
-
-    fn enter_prompt(&mut self, purpose: PromptFor, step: &mut Step) {
-        // 27.005 §3.5.1: the TA sends <CR><LF><greater_than><space> (some families without the space).
-        step.output.extend_from_slice(b"\r\n");
-        step.output.extend_from_slice(self.cfg.profile.prompt);
-        self.mode = Mode::Prompt {
-            purpose,
-            buf: Vec::new(),
-        };
-    }
-
-    fn prompt_done(&mut self, purpose: PromptFor, data: Vec<u8>, now: Instant, step: &mut Step) {
-        match purpose {
-            PromptFor::SendPdu { len } => match parse_pdu_input(&data, len) {
-                Ok((_, tpdu)) => self.start_send(tpdu, "+CMGS", now, step),
-                Err(code) => {
-                    self.counters.send_failures += 1;
-                    step.effects.push(Effect::SendFailed { code });
-                    self.final_result(&mut step.output, Final::Cms(code));
-                }
-            },
-            PromptFor::SendText { to } => {
-                let text = String::from_utf8_lossy(&data).to_string();
-                let status_report = self.settings.csmp[0] & codec::TP_SRR_BIT != 0;
-                self.start_text_send(to, text, status_report, now, step);
-            }
-            PromptFor::WritePdu { len, stat } => match parse_pdu_input(&data, len) {
-                Ok((pdu, _)) => self.write_stored(pdu, len, stat, step),
-                Err(code) => self.final_result(&mut step.output, Final::Cms(code)),
-            },
-            PromptFor::WriteText { to, stat } => {
-                let text = String::from_utf8_lossy(&data).to_string();
-                match codec::submit_pdu(&to, &text, false) {
-                    Some(tpdu) => {
-                        let len = tpdu.len();
-                        let mut pdu = vec![0u8];
-                        pdu.extend(tpdu);
-                        self.write_stored(pdu, len, stat, step);
-                    }
-                    None => self.final_result(&mut step.output, Final::Cms(cms::INVALID_TEXT_PARAMETER)),
-                }
-            }
-        }
-    }
-
-    fn write_stored(&mut self, pdu: Vec<u8>, tpdu_len: usize, stat: u8, step: &mut Step) {
-        let mem = self.settings.mem[1];
-        if self.faults.storage_full {
-            self.final_result(&mut step.output, Final::Cms(cms::MEMORY_FULL));
-            return;
-        }
-        match self.memory_mut(mem).store(Stored { stat, pdu, tpdu_len }) {
-            Some(index) => {
-                self.info(&mut step.output, &[format!("+CMGW: {index}")]);
-                self.final_result(&mut step.output, Final::Ok);
-            }
-            None => self.final_result(&mut step.output, Final::Cms(cms::MEMORY_FULL)),
-        }
-    }
-
-    /// Decides what the network will answer and when; the answer itself comes from [`Engine::on_timer`].
-    fn start_send(&mut self, mut tpdu: Vec<u8>, verb: &'static str, now: Instant, step: &mut Step) {
-        let mr = self.next_mr;
-        self.next_mr = self.next_mr.wrapping_add(1);
-        // TS 23.040 §9.2.3.6: the MS assigns TP-MR; it is the second octet of an SMS-SUBMIT.
-        if let Some(b) = tpdu.get_mut(1) {
-            *b = mr;
-        }
-        let effect = Effect::Submitted { mr, tpdu };
-        self.schedule_send(mr, effect, verb, now, step);
-    }
-
-    fn start_text_send(
-        &mut self,
-        to: String,
-        text: String,
-        status_report: bool,
-        now: Instant,
-        step: &mut Step,
-    ) {
-        let mr = self.next_mr;
-        self.next_mr = self.next_mr.wrapping_add(1);
-        let effect = Effect::SubmittedText {
-            mr,
-            to,
-            text,
-            status_report,
-        };
-        self.schedule_send(mr, effect, "+CMGS", now, step);
-    }
-
-    fn schedule_send(&mut self, mr: u8, effect: Effect, verb: &'static str, now: Instant, step: &mut Step) {
-        self.send_attempts += 1;
-        if let Err(code) = self.network_ready() {
-            // Refused by the modem itself: no network round trip.
-            self.counters.send_failures += 1;
-            step.effects.push(Effect::SendFailed { code });
-            self.final_result(&mut step.output, Final::Cms(code));
-            return;
-        }
-        let mut answer = NetworkAnswer::Accepted { mr, effect, verb };
-        if let Some((k, code)) = self.faults.cms_every
-            && self.send_attempts % u64::from(k) == 0
-        {
-            answer = NetworkAnswer::Failed { code };
-        }
-        if let Some((p, code)) = self.faults.cms_probability
-            && self.rng.random_bool(p.clamp(0.0, 1.0))
-        {
-            answer = NetworkAnswer::Failed { code };
-        }
-        let delay = self.faults.delay.unwrap_or(self.cfg.delay);
-        let unit: f64 = self.rng.random();
-        let until = now + delay.sample(unit);
-        self.mode = Mode::Network { until, answer };
-        if until <= now {
-            // Instant network: answer within this step.
-            let mut rest = self.on_timer_inner(now);
-            step.output.append(&mut rest.output);
-            step.effects.append(&mut rest.effects);
-        }
-    }
-
-    fn on_timer_inner(&mut self, now: Instant) -> Step {
-        // Like on_timer, without the garbage/byte accounting (the caller's step gets that).
-        let saved_garbage = self.faults.garbage.take();
-        let out_before = self.counters.bytes_out;
-        let step = self.on_timer(now);
-        self.counters.bytes_out = out_before;
-        self.faults.garbage = saved_garbage;
-        step
-    }
 }
 
 /// Whether a command finished (with this result) or left the final result for later.
@@ -1721,83 +1278,9 @@ enum Flow {
     Suspended,
 }
 
-/// 27.005 §3.1 text-mode `<stat>` strings.
-fn text_stat(s: Option<&str>) -> Option<u8> {
-    match s?.to_ascii_uppercase().as_str() {
-        "REC UNREAD" => Some(stat::REC_UNREAD),
-        "REC READ" => Some(stat::REC_READ),
-        "STO UNSENT" => Some(stat::STO_UNSENT),
-        "STO SENT" => Some(stat::STO_SENT),
-        "ALL" => Some(stat::ALL),
-        _ => None,
-    }
-}
-
-/// Length of the SMSC field at the start of a PDU (TS 27.005 §3.1: its first octet counts the rest).
-fn smsc_len(pdu: &[u8]) -> usize {
-    pdu.first().map(|n| 1 + usize::from(*n)).unwrap_or(0)
-}
-
-/// Checks the hex typed after the prompt against `AT+CMGS=<len>`; returns (whole PDU, TPDU).
-fn parse_pdu_input(data: &[u8], len: usize) -> Result<(Vec<u8>, Vec<u8>), u16> {
-    let hex_text: String = String::from_utf8_lossy(data)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let pdu = hex::decode(&hex_text).map_err(|_| cms::INVALID_PDU_PARAMETER)?;
-    let start = smsc_len(&pdu);
-    let tpdu = pdu.get(start..).ok_or(cms::INVALID_PDU_PARAMETER)?.to_vec();
-    // 27.005 §3.5.1: <length> is the TPDU length in octets, without the SMSC address.
-    if tpdu.len() != len || tpdu.is_empty() {
-        return Err(cms::INVALID_PDU_PARAMETER);
-    }
-    Ok((pdu, tpdu))
-}
-
 /// Checks that a TPDU is an SMS-SUBMIT (TS 23.040 §9.2.3.1).
 pub fn is_submit(tpdu: &[u8]) -> bool {
     tpdu.first().is_some_and(|b| b & TP_MTI_MASK == TP_MTI_SUBMIT)
-}
-
-/// Verbose text of a `+CME ERROR` code (TS 27.007 §9.2).
-fn cme_text(code: u16) -> String {
-    match code {
-        cme::OPERATION_NOT_ALLOWED => "operation not allowed".into(),
-        cme::OPERATION_NOT_SUPPORTED => "operation not supported".into(),
-        cme::SIM_NOT_INSERTED => "SIM not inserted".into(),
-        cme::SIM_PIN_REQUIRED => "SIM PIN required".into(),
-        cme::SIM_PUK_REQUIRED => "SIM PUK required".into(),
-        cme::SIM_FAILURE => "SIM failure".into(),
-        cme::INCORRECT_PASSWORD => "incorrect password".into(),
-        cme::INVALID_INDEX => "invalid index".into(),
-        cme::INVALID_CHARACTERS => "invalid characters in text string".into(),
-        cme::NO_NETWORK_SERVICE => "no network service".into(),
-        cme::UNKNOWN => "unknown".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Verbose text of a `+CMS ERROR` code (TS 27.005 §3.2.5, TS 24.011 causes).
-fn cms_text(code: u16) -> String {
-    match code {
-        cms::UNASSIGNED_NUMBER => "Unassigned (unallocated) number".into(),
-        cms::TRANSFER_REJECTED => "Short message transfer rejected".into(),
-        cms::NETWORK_OUT_OF_ORDER => "Network out of order".into(),
-        cms::ME_FAILURE => "ME failure".into(),
-        cms::OPERATION_NOT_ALLOWED => "operation not allowed".into(),
-        cms::OPERATION_NOT_SUPPORTED => "operation not supported".into(),
-        cms::INVALID_PDU_PARAMETER => "invalid PDU mode parameter".into(),
-        cms::INVALID_TEXT_PARAMETER => "invalid text mode parameter".into(),
-        cms::SIM_NOT_INSERTED => "SIM not inserted".into(),
-        cms::SIM_PIN_REQUIRED => "SIM PIN required".into(),
-        cms::MEMORY_FAILURE => "memory failure".into(),
-        cms::INVALID_MEMORY_INDEX => "invalid memory index".into(),
-        cms::MEMORY_FULL => "memory full".into(),
-        cms::SMSC_UNKNOWN => "SMSC address unknown".into(),
-        cms::NO_NETWORK_SERVICE => "no network service".into(),
-        cms::NETWORK_TIMEOUT => "network timeout".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

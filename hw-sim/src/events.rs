@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::SimError;
 
@@ -34,8 +35,12 @@ impl EventSink {
         EventSink { tx: None }
     }
 
-    /// Opens (appends to) the log file and starts its writer task.
-    pub async fn open(path: &Path) -> Result<(EventSink, tokio::task::JoinHandle<()>), SimError> {
+    /// Opens (appends to) the log file and starts its writer task, which stops (after writing what is
+    /// queued) when `stop` is cancelled, even while handles to the sink are still alive.
+    pub async fn open(
+        path: &Path,
+        stop: CancellationToken,
+    ) -> Result<(EventSink, tokio::task::JoinHandle<()>), SimError> {
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -47,18 +52,19 @@ impl EventSink {
             })?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let task = tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                let mut line = match serde_json::to_vec(&ev) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot serialise event");
-                        continue;
+            loop {
+                let ev = tokio::select! {
+                    ev = rx.recv() => ev,
+                    () = stop.cancelled() => {
+                        // Write what is already queued, then stop.
+                        while let Ok(ev) = rx.try_recv() {
+                            write_event(&mut file, &ev).await;
+                        }
+                        break;
                     }
                 };
-                line.push(b'\n');
-                if let Err(e) = file.write_all(&line).await {
-                    tracing::warn!(error = %e, "cannot write event log");
-                }
+                let Some(ev) = ev else { break };
+                write_event(&mut file, &ev).await;
                 if rx.is_empty() {
                     let _ = file.flush().await;
                 }
@@ -86,5 +92,19 @@ impl EventSink {
                 detail,
             });
         }
+    }
+}
+
+async fn write_event(file: &mut tokio::fs::File, ev: &Event) {
+    let mut line = match serde_json::to_vec(ev) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot serialise event");
+            return;
+        }
+    };
+    line.push(b'\n');
+    if let Err(e) = file.write_all(&line).await {
+        tracing::warn!(error = %e, "cannot write event log");
     }
 }

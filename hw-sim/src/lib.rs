@@ -18,7 +18,8 @@
 //! # }
 //! ```
 //!
-//! Layout: [`v250`] parses command lines, [`engine`] is one modem's dialect as a pure state machine,
+//! Layout: [`v250`] parses command lines, [`engine`] is one modem's dialect as a pure state machine (its
+//! SMS commands, storage and error codes in submodules),
 //! [`profile`] holds the families' quirks, [`fault`] the faults, [`codec`] bridges to smsgate's PDU codec,
 //! [`bank`] runs one task per modem on a [`pty`] and links them through a virtual network, [`control`]
 //! exposes the bank over HTTP/JSON, [`events`] writes the JSON-lines log.

@@ -54,6 +54,9 @@ struct RunArgs {
     /// Milliseconds between the network accepting an SMS and its status report.
     #[arg(long, default_value_t = 200)]
     report_delay_ms: u64,
+    /// TP-Status of status reports (0 delivered; 69 = 0x45 unknown subscriber, TS 23.040 §9.2.3.15).
+    #[arg(long, default_value_t = 0)]
+    report_status: u8,
     /// Append every event as a JSON line to this file.
     #[arg(long)]
     event_log: Option<PathBuf>,
@@ -136,6 +139,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         pin: args.pin.clone(),
         report_delay: Duration::from_millis(args.report_delay_ms),
         event_log: args.event_log.clone(),
+        report_status: args.report_status,
         ..BankConfig::default()
     })
     .await
@@ -202,13 +206,15 @@ fn print_guide(bank: &Bank, args: &RunArgs) {
     println!(
         "[gammu]\ndevice = {dev}\nconnection = at\n[smsd]\nservice = files\ninboxpath = /tmp/smsd/inbox/\noutboxpath = /tmp/smsd/outbox/\nsentsmspath = /tmp/smsd/sent/\nerrorsmspath = /tmp/smsd/error/\n"
     );
-    println!("# smstools: smsd -c smsd.conf   (spool dirs must exist)");
     println!(
-        "devices = GSM1\noutgoing = /tmp/sms/outgoing\nincoming = /tmp/sms/incoming\nchecked = /tmp/sms/checked\nfailed = /tmp/sms/failed\nsent = /tmp/sms/sent\n[GSM1]\ndevice = {dev}\nincoming = yes\n"
+        "# smstools: smsd -c smsd.conf -t   (spool dirs must exist; report = yes asks for status reports)"
     );
-    println!("# kannel bearerbox: smsc group");
     println!(
-        "group = smsc\nsmsc = at\nsmsc-id = sim0\nmodemtype = auto\ndevice = {dev}\nmy-number = {}\nsms-center = +48601000310\n",
+        "devices = GSM1\noutgoing = /tmp/sms/outgoing\nincoming = /tmp/sms/incoming\nchecked = /tmp/sms/checked\nfailed = /tmp/sms/failed\nsent = /tmp/sms/sent\n[GSM1]\ndevice = {dev}\nincoming = yes\nreport = yes\n"
+    );
+    println!("# kannel (bearerbox + smsbox): smsc group and a modem definition that matches hw-sim's ATI");
+    println!(
+        "group = smsc\nsmsc = at\nsmsc-id = sim0\nmodemtype = hwsim\ndevice = {dev}\nmy-number = \"{}\"\nsms-center = \"+48601000310\"\nspeed = 115200\n\ngroup = modems\nid = hwsim\nname = \"hw-sim\"\ndetect-string = \"hw-sim\"\ninit-string = \"AT+CNMI=1,2,0,1,0\"\n",
         m0.number
     );
     println!("# control API");

@@ -97,6 +97,9 @@ pub struct Flood {
     pub every: Duration,
 }
 
+/// How often a flooding family interrupts a response with a URC (every n-th response with information text).
+pub const MID_RESPONSE_PERIOD: u64 = 4;
+
 /// Everything that makes one modem family look like itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -116,8 +119,11 @@ pub struct Profile {
     pub empty_read: EmptyRead,
     /// URC when SMS storage becomes full (`{mem}` is replaced by the memory name).
     pub storage_full_urc: &'static str,
-    /// Periodic URCs, if the family floods.
+    /// Periodic URCs, if the family floods (switched off by `AT^CURC=0` on Huawei).
     pub flood: Option<Flood>,
+    /// A URC the family slips between a response's information text and its final result code (every
+    /// [`MID_RESPONSE_PERIOD`]th response with information text).
+    pub mid_response_urc: Option<&'static str>,
     /// Power-up `+CNMI` setting: mode, mt, bm, ds, bfr.
     pub default_cnmi: [u8; 5],
     /// Capacity of the SIM memory `SM`.
@@ -145,6 +151,7 @@ impl Profile {
             empty_read: EmptyRead::Ok,
             storage_full_urc: "+CIEV: 10,1",
             flood: None,
+            mid_response_urc: None,
             default_cnmi: [0, 0, 0, 0, 0],
             sm_capacity: 30,
             me_capacity: 100,
@@ -199,6 +206,7 @@ impl Profile {
                     lines: &["^RSSI:19", "^MODE:5,4", "^BOOT:20358144,0,0,0,72"],
                     every: Duration::from_secs(3),
                 }),
+                mid_response_urc: Some("^RSSI:19"),
                 default_cnmi: [2, 1, 0, 2, 0],
                 sm_capacity: 50,
                 me_capacity: 500,

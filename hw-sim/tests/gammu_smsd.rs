@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bank, files_in, require, run, text, wait_for};
+use common::{bank, files_in, require, run, settled_file, text, wait_for};
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,8 +67,9 @@ async fn gammu_smsd_sends_and_receives() {
     control
         .inject_sms(0, "+48500100200", "Reply to gammu-smsd: OK ąę")
         .unwrap();
+    let mut last = None;
     let file = wait_for("the inbox file", Duration::from_secs(40), || {
-        files_in(&d.join("inbox")).first().cloned()
+        settled_file(&d.join("inbox"), &mut last)
     })
     .await;
     let name = file.file_name().unwrap().to_string_lossy().to_string();

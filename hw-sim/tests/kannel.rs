@@ -10,9 +10,24 @@ use std::time::Duration;
 use common::{HttpSink, bank, free_port, http_get, query_param, require, urlencode, wait_for};
 use tokio::process::Command;
 
+/// Kannel's own modem definitions: a generic one matched by our `ATI`, and its stock Wavecom entry, which
+/// it picks by autodetection (`ATI` answers `WAVECOM MODEM`) and which copes with the `>` prompt without a
+/// space.
+const MODEMS_GENERIC: &str = "group = modems\nid = hwsim\nname = \"hw-sim\"\ndetect-string = \"hw-sim\"\ninit-string = \"AT+CNMI=1,2,0,1,0\"\nmessage-storage = \"SM\"\n";
+const MODEMS_WAVECOM: &str = "group = modems\nid = wavecom\nname = Wavecom\ndetect-string = \"WAVECOM\"\ninit-string = \"AT+CNMI=1,2,0,1,0\"\n\ngroup = modems\nid = generic\nname = \"Generic Modem\"\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kannel_sendsms_with_delivery_reports_and_receive() {
-    let (bank, dir) = bank(2, |_| {}).await;
+    kannel_round_trip(hw_sim::ProfileName::Generic, "hwsim", MODEMS_GENERIC).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kannel_autodetects_wavecom_and_sends_after_a_bare_prompt() {
+    kannel_round_trip(hw_sim::ProfileName::Wavecom, "auto", MODEMS_WAVECOM).await;
+}
+
+async fn kannel_round_trip(profile: hw_sim::ProfileName, modemtype: &str, modems_groups: &str) {
+    let (bank, dir) = bank(2, |c| c.profiles = vec![profile, hw_sim::ProfileName::Generic]).await;
     let modems = bank.modems();
     let d = dir.path();
     let sink = HttpSink::start().await;
@@ -35,19 +50,14 @@ dlr-storage = internal
 group = smsc
 smsc = at
 smsc-id = sim0
-modemtype = hwsim
+modemtype = {modemtype}
 device = {dev}
 my-number = "{number}"
 sms-center = "+48601000310"
 speed = 115200
 keepalive = 30
 
-group = modems
-id = hwsim
-name = "hw-sim"
-detect-string = "hw-sim"
-init-string = "AT+CNMI=1,2,0,1,0"
-message-storage = "SM"
+{modems_groups}
 
 group = smsbox
 bearerbox-host = 127.0.0.1

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bank, files_in, require, wait_for};
+use common::{bank, require, settled_file, wait_for};
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,8 +59,9 @@ async fn smstools_sends_receives_and_gets_a_status_report() {
     assert_eq!(sent[0].to, to);
     let parts = control.sent_messages(0).unwrap();
     assert!(parts[0].status_report, "smstools asked for a status report");
+    let mut last = None;
     let sent_file = wait_for("the sent spool file", Duration::from_secs(20), || {
-        files_in(&d.join("sent")).first().cloned()
+        settled_file(&d.join("sent"), &mut last)
     })
     .await;
     let sent_text = std::fs::read_to_string(sent_file).unwrap();
@@ -69,8 +70,9 @@ async fn smstools_sends_receives_and_gets_a_status_report() {
         "{sent_text}"
     );
 
+    let mut last = None;
     let report = wait_for("the status report", Duration::from_secs(40), || {
-        files_in(&d.join("report")).first().cloned()
+        settled_file(&d.join("report"), &mut last)
     })
     .await;
     let report = std::fs::read_to_string(report).unwrap();
@@ -85,8 +87,9 @@ async fn smstools_sends_receives_and_gets_a_status_report() {
     control
         .inject_sms(0, "+48500100200", "Reply to smstools: ąę OK")
         .unwrap();
+    let mut last = None;
     let file = wait_for("the incoming spool file", Duration::from_secs(40), || {
-        files_in(&d.join("incoming")).first().cloned()
+        settled_file(&d.join("incoming"), &mut last)
     })
     .await;
     let raw = std::fs::read(file).unwrap();

@@ -10,6 +10,8 @@
 //! longer than the bound, a two-line URC without its body) becomes [`Frame::Invalid`] and the framer
 //! resynchronises at the next line end. It never returns an error for bad input and never panics, so one
 //! noisy burst cannot end the stream.
+use std::borrow::Cow;
+
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
@@ -256,26 +258,34 @@ impl AtCodec {
 
     /// Classifies one complete line (without its terminator). `None` when it produced no frame (empty, or
     /// a two-line URC header now waiting for its body).
-    fn line(&mut self, raw: Bytes) -> Option<Frame> {
-        let trimmed = trim(&raw);
+    fn line(&mut self, raw: &[u8]) -> Option<Frame> {
+        let trimmed = trim(raw);
         if trimmed.is_empty() {
             return None;
         }
-        let pdu_echo = trimmed.iter().any(|&b| b == CTRL_Z || b == ESC);
-        if trimmed.iter().any(|&b| is_noise(b)) {
-            self.body_for = None;
-            return Some(Frame::Invalid(InvalidFrame::Garbage(raw)));
+        // One branch-free pass finds the rare lines that need a closer look (vectorises).
+        let special = trimmed
+            .iter()
+            .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f));
+        let mut pdu_echo = false;
+        if special {
+            if trimmed.iter().any(|&b| is_noise(b)) {
+                self.body_for = None;
+                return Some(Frame::Invalid(InvalidFrame::Garbage(Bytes::copy_from_slice(raw))));
+            }
+            pdu_echo = trimmed.iter().any(|&b| b == CTRL_Z || b == ESC);
         }
-        let text = match std::str::from_utf8(trimmed) {
-            Ok(s) => s.to_owned(),
+        // Classify on the borrowed text; allocate only for the frame that carries it.
+        let text: Cow<'_, str> = match std::str::from_utf8(trimmed) {
+            Ok(s) => Cow::Borrowed(s),
             // Operator names and USSD texts may come in Latin-1; keep them readable rather than drop them.
-            Err(_) => String::from_utf8_lossy(trimmed).into_owned(),
+            Err(_) => String::from_utf8_lossy(trimmed),
         };
         if let Some(header) = self.body_for.take() {
             return match urc::with_body(&header, &text) {
                 Some(urc) => Some(Frame::Urc(urc)),
                 None => {
-                    self.replay = Some(raw);
+                    self.replay = Some(Bytes::copy_from_slice(raw));
                     Some(Frame::Invalid(InvalidFrame::MissingBody(header.line)))
                 }
             };
@@ -296,19 +306,20 @@ impl AtCodec {
         }
         if let Some(expect) = &self.expect {
             if expect.matches_prefix(&text) {
-                return Some(Frame::Info(text));
+                return Some(Frame::Info(text.into_owned()));
             }
             if expect
                 .echo
                 .as_deref()
                 .is_some_and(|e| e.eq_ignore_ascii_case(&text))
             {
-                return Some(Frame::Echo(text));
+                return Some(Frame::Echo(text.into_owned()));
             }
         }
         if text.get(..2).is_some_and(|at| at.eq_ignore_ascii_case("AT")) {
-            return Some(Frame::Echo(text));
+            return Some(Frame::Echo(text.into_owned()));
         }
+        let text = text.into_owned();
         match urc::classify(&text) {
             Some(UrcStart::Complete(urc)) => Some(Frame::Urc(urc)),
             Some(UrcStart::NeedsBody(header)) => {
@@ -341,7 +352,7 @@ impl Decoder for AtCodec {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, std::io::Error> {
         loop {
             if let Some(line) = self.replay.take() {
-                if let Some(frame) = self.line(line) {
+                if let Some(frame) = self.line(&line) {
                     return Ok(Some(frame));
                 }
                 continue;
@@ -390,8 +401,9 @@ impl Decoder for AtCodec {
                     return Ok(Some(Frame::Invalid(InvalidFrame::TooLong)));
                 }
                 Some(end) => {
-                    let line = buf.split_to(end).freeze();
-                    if let Some(frame) = self.line(line) {
+                    let frame = buf.get(..end).and_then(|line| self.line(line));
+                    buf.advance(end);
+                    if let Some(frame) = frame {
                         return Ok(Some(frame));
                     }
                 }

@@ -69,13 +69,19 @@ fn whole(_: usize, b: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn check(name: &str, steps: &[Step], expect: &[Frame]) {
+    check_with(name, steps, expect, true);
+}
+
+/// `every_split`: also feed each chunk split in two at every offset, and inject three kinds of URC (long
+/// captured transcripts use byte-by-byte feeding and one URC kind instead, to stay fast).
+fn check_with(name: &str, steps: &[Step], expect: &[Frame], every_split: bool) {
     let got = run(steps, &whole);
     assert_eq!(got, expect, "case {name}: whole chunks");
 
     let bytewise = run(steps, &|_, b| b.iter().map(|&x| vec![x]).collect());
     assert_eq!(bytewise, expect, "case {name}: byte by byte");
 
-    for (target, step) in steps.iter().enumerate() {
+    for (target, step) in steps.iter().enumerate().filter(|_| every_split) {
         let Rx(bytes) = step else { continue };
         for at in 1..bytes.len() {
             let got = run(steps, &|i, b| {
@@ -89,11 +95,21 @@ fn check(name: &str, steps: &[Step], expect: &[Frame]) {
         }
     }
 
-    for urc_bytes in [
-        &b"\r\n+CMTI: \"SM\",9\r\n"[..],
-        b"\r\n^RSSI:12\r\n",
-        b"\r\nRING\r\n",
-    ] {
+    let urcs: &[&[u8]] = if every_split {
+        &[b"\r\n+CMTI: \"SM\",9\r\n", b"\r\n^RSSI:12\r\n", b"\r\nRING\r\n"]
+    } else {
+        &[b"\r\n+CMTI: \"SM\",9\r\n"]
+    };
+    // Whether the modem's output before each step ends at a line boundary (a URC never cuts a line).
+    let mut at_line_start = Vec::with_capacity(steps.len());
+    let mut last = b'\n';
+    for step in steps {
+        at_line_start.push(last == b'\n');
+        if let Rx(bytes) = step {
+            last = bytes.last().copied().unwrap_or(last);
+        }
+    }
+    for &urc_bytes in urcs {
         let injected = match run(&[Rx(urc_bytes)], &whole).as_slice() {
             [f] => f.clone(),
             other => panic!("injected URC frames {other:?}"),
@@ -101,7 +117,10 @@ fn check(name: &str, steps: &[Step], expect: &[Frame]) {
         let baseline = expect.iter().filter(|f| **f == injected).count();
         for (target, step) in steps.iter().enumerate() {
             let Rx(bytes) = step else { continue };
-            for at in line_starts(bytes) {
+            for at in line_starts(bytes)
+                .into_iter()
+                .filter(|&at| at > 0 || at_line_start[target])
+            {
                 let got = run(steps, &|i, b| {
                     if i == target {
                         vec![b[..at].to_vec(), urc_bytes.to_vec(), b[at..].to_vec()]
@@ -568,4 +587,128 @@ proptest::proptest! {
     fn framing_does_not_depend_on_read_sizes(input in modem_like(), cut in 1usize..64) {
         proptest::prop_assert_eq!(frames_of(&input, cut), frames_of(&input, input.len().max(1)));
     }
+}
+
+/// Decodes the escapes of a transcript file line (`\r`, `\n`, `\\`, `\xNN`).
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'r' => out.push(b'\r'),
+                b'n' => out.push(b'\n'),
+                b'\\' => out.push(b'\\'),
+                b'x' => {
+                    out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                    i += 2;
+                }
+                other => panic!("bad escape \\{}", other as char),
+            }
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Turns a captured peer ⇄ modem exchange into steps: each command line the peer starts writing becomes a
+/// `Cmd` (the framer learns it when the line starts, as the actor tells it when it writes), each modem
+/// chunk an `Rx`. The peer's bytes themselves are not framed.
+fn transcript_steps(text: &'static str) -> (Vec<Step>, usize) {
+    let chunks: Vec<(char, Vec<u8>)> = text
+        .lines()
+        .filter(|l| l.starts_with("> ") || l.starts_with("< "))
+        .map(|l| (l.chars().next().unwrap(), unescape(&l[2..])))
+        .collect();
+    let mut steps = Vec::new();
+    let mut commands = 0;
+    let mut in_line = false;
+    for (i, (dir, bytes)) in chunks.iter().enumerate() {
+        if *dir == '<' {
+            steps.push(Rx(Box::leak(bytes.clone().into_boxed_slice())));
+            continue;
+        }
+        if !in_line {
+            // Collect the whole line the peer is about to write.
+            let mut line = Vec::new();
+            for (d, b) in &chunks[i..] {
+                if *d != '>' {
+                    continue;
+                }
+                line.extend_from_slice(b);
+                if b.contains(&b'\r') || b.contains(&0x1a) {
+                    break;
+                }
+            }
+            let end = line
+                .iter()
+                .position(|&c| c == b'\r' || c == 0x1a)
+                .unwrap_or(line.len());
+            let line = String::from_utf8_lossy(&line[..end]).into_owned();
+            if line.get(..2).is_some_and(|at| at.eq_ignore_ascii_case("AT")) {
+                steps.push(Cmd(Box::leak(line.into_boxed_str())));
+                commands += 1;
+            }
+        }
+        in_line = !(bytes.contains(&b'\r') || bytes.contains(&0x1a));
+    }
+    (steps, commands)
+}
+
+fn check_transcript(name: &str, text: &'static str, must_contain: &[Frame]) {
+    let (steps, commands) = transcript_steps(text);
+    let frames = run(&steps, &whole);
+    for want in must_contain {
+        assert!(frames.contains(want), "{name}: no {want:?}");
+    }
+    let invalid: Vec<&Frame> = frames.iter().filter(|f| matches!(f, Frame::Invalid(_))).collect();
+    assert!(invalid.is_empty(), "{name}: invalid frames {invalid:?}");
+    let finals = frames.iter().filter(|f| matches!(f, Frame::Final(_))).count();
+    assert_eq!(finals, commands, "{name}: every command answered once");
+    let unknown: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| matches!(f, Frame::Urc(Urc::Unknown(_))))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{name}: lines taken for unknown URCs {unknown:?}"
+    );
+    check_with(name, &steps, &frames, false);
+}
+
+#[test]
+fn gammu_transcript_simcom() {
+    check_transcript(
+        "gammu simcom",
+        include_str!("transcripts/gammu_simcom_sim800.txt"),
+        &[
+            Frame::Urc(Urc::NewMessage {
+                mem: "SM".into(),
+                index: 3,
+            }),
+            Frame::Prompt,
+            info("+CMGS: 0"),
+            info("+CMGL: 4,0,,25"),
+            info("+CSCA: \"+48601000310\",145"),
+            echo("AT+CMGD=4"),
+        ],
+    );
+}
+
+#[test]
+fn gammu_transcript_huawei() {
+    check_transcript(
+        "gammu huawei",
+        include_str!("transcripts/gammu_huawei_e3372.txt"),
+        &[
+            Frame::Urc(Urc::Signal { rssi: 19 }),
+            boot("^BOOT:20358144,0,0,0,72"),
+            info("+CSCS: \"HEX\""),
+            info("22.200.15.00.00"),
+        ],
+    );
 }

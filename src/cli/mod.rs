@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod config;
 pub mod modem;
 pub mod pdu;
 pub mod serve;
@@ -19,6 +20,8 @@ pub enum Command {
     Pdu(pdu::PduArgs),
     /// Talk to a modem directly on its port: raw AT, info, send, USSD.
     Modem(modem::ModemArgs),
+    /// Validate a configuration file or print the defaults.
+    Config(config::ConfigArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
 }
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pdu(args) => pdu::run(args),
         Command::Modem(args) => modem::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Config(args) => config::run(args),
     }
 }

@@ -214,7 +214,8 @@ where
         pin: target.pin.clone(),
         ..ModemConfig::for_port(&target.port)
     };
-    let (events, _dropped) = mpsc::channel(1);
+    // No receiver: events fail at once, so received messages are never acknowledged and stay on the SIM.
+    let (events, _) = mpsc::channel(1);
     let shutdown = CancellationToken::new();
     let modem = smsgate::modem::spawn(config, events, shutdown.clone());
     let result = async {

@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use smsgate_pdu::{
-    Address, EncodingPolicy, InformationElement, MessageClass, Pdu, SubmitOptions, Udh, UserData, Validity,
+    Address, EncodingPolicy, InformationElement, MessageClass, NationalLanguage, Pdu, SubmitOptions, Udh,
+    UserData, Validity,
 };
 
 /// `smsgate pdu ...`
@@ -42,6 +43,27 @@ pub enum EncodingArg {
     Ucs2,
 }
 
+/// National language tables on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NationalArg {
+    /// Turkish locking and single shift tables.
+    Turkish,
+    /// Spanish single shift table.
+    Spanish,
+    /// Portuguese locking and single shift tables.
+    Portuguese,
+}
+
+impl From<NationalArg> for NationalLanguage {
+    fn from(a: NationalArg) -> Self {
+        match a {
+            NationalArg::Turkish => NationalLanguage::Turkish,
+            NationalArg::Spanish => NationalLanguage::Spanish,
+            NationalArg::Portuguese => NationalLanguage::Portuguese,
+        }
+    }
+}
+
 /// Arguments of `smsgate pdu encode`.
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
@@ -69,6 +91,9 @@ pub struct EncodeArgs {
     /// Replace characters outside GSM-7 by look-alikes when that makes the text fit GSM-7.
     #[arg(long)]
     pub transliterate: bool,
+    /// National language shift tables the encoder may use (TS 23.038 Annex A), comma separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub national: Vec<NationalArg>,
     /// Concatenation reference for long texts (default: random 0..=255).
     #[arg(long)]
     pub concat_ref: Option<u16>,
@@ -155,6 +180,7 @@ fn encode(a: &EncodeArgs) -> anyhow::Result<Value> {
         (EncodingArg::Auto, false) => EncodingPolicy::Auto,
         (_, true) => EncodingPolicy::Gsm7Transliterate,
     };
+    opts.text.national_languages = a.national.iter().map(|&n| n.into()).collect();
     opts.text.concat_ref = a.concat_ref.unwrap_or_else(|| u16::from(rand::random::<u8>()));
     let parts = smsgate_pdu::encode_submit(&a.text, &opts)?;
     Ok(Value::Array(

@@ -224,6 +224,9 @@ impl ModemSender for ModemHandle {
     }
 }
 
+/// Opens the port of a modem: `Port::open` for real devices; tests plug in-memory pipes here.
+pub type Opener = std::sync::Arc<dyn Fn(&Path, u32) -> std::io::Result<Port> + Send + Sync>;
+
 /// Starts the actor for one modem. It runs until `shutdown` is cancelled, reporting received SMS, status
 /// reports and state changes on `events`.
 pub fn spawn(
@@ -231,12 +234,23 @@ pub fn spawn(
     events: mpsc::Sender<ModemEvent>,
     shutdown: CancellationToken,
 ) -> ModemHandle {
+    spawn_with_opener(config, events, shutdown, std::sync::Arc::new(Port::open))
+}
+
+/// [`spawn`] with another way to open the port.
+pub fn spawn_with_opener(
+    config: ModemConfig,
+    events: mpsc::Sender<ModemEvent>,
+    shutdown: CancellationToken,
+    opener: Opener,
+) -> ModemHandle {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let name = ModemId(config.display_name());
     let initial = ModemState::new(name, config.port.display().to_string());
     let (state_tx, state_rx) = watch::channel(initial.clone());
     let (ussd, _) = broadcast::channel(8);
     let actor = Actor {
+        opener,
         cfg: config,
         state: initial,
         state_tx,
@@ -371,6 +385,7 @@ enum Wake {
 }
 
 struct Actor {
+    opener: Opener,
     cfg: ModemConfig,
     state: ModemState,
     state_tx: watch::Sender<ModemState>,
@@ -492,11 +507,33 @@ impl Actor {
                     self.note_ack_offline(what, stored);
                 }
                 req = self.rx.recv(), if self.rx_open => match req {
+                    Some(Request::At { line, reply }) => {
+                        let result = self.raw_at_offline(&line).await;
+                        let _ = reply.send(result);
+                    }
                     Some(req) => self.reject(req),
                     None => self.rx_open = false,
                 },
             }
         }
+    }
+
+    /// Raw AT while the modem is out of service (failed: no SIM, PIN rejected, PUK needed): technicians
+    /// need exactly then to talk to it. The port is opened for this one command.
+    async fn raw_at_offline(&mut self, line: &str) -> Result<AtReply, ModemError> {
+        let port = (self.opener)(&self.cfg.port, self.cfg.baud)
+            .map_err(|e| ModemError::Port(format!("open {}: {e}", self.cfg.port.display())))?;
+        self.port = Some(port);
+        let cmd = Raw(line.to_owned());
+        let secret = is_pin_command(line);
+        let result = self
+            .transact(&cmd.line(), cmd.expect(), self.cfg.timeouts.network, secret)
+            .await;
+        self.port = None;
+        self.urcs.clear();
+        result
+            .map(|(lines, result)| AtReply { lines, result })
+            .map_err(|e| e.to_modem_error())
     }
 
     fn note_ack_offline(&mut self, what: AckFor, stored: bool) {
@@ -592,7 +629,7 @@ impl Actor {
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\r');
         let result = match self.write(&bytes, deadline).await {
-            Ok(()) => self.read_final(deadline, shown).await,
+            Ok(()) => self.read_final(deadline, limit, shown).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -603,19 +640,26 @@ impl Actor {
         result
     }
 
+    /// Reads up to the final result. Each information line moves the deadline to at least `per_line` from
+    /// now: a long listing on a slow line is progress, not a hang.
     async fn read_final(
         &mut self,
         deadline: Instant,
+        per_line: Duration,
         what: &str,
     ) -> Result<(Vec<String>, FinalResult), CmdError> {
         let mut info = Vec::new();
+        let mut deadline = deadline;
         loop {
             match self.next_frame(deadline, what).await? {
                 Frame::Final(result) => {
                     debug!(command = what, %result, lines = info.len(), "<-");
                     return Ok((info, result));
                 }
-                Frame::Info(line) => info.push(line),
+                Frame::Info(line) => {
+                    deadline = deadline.max(Instant::now() + per_line);
+                    info.push(line);
+                }
                 Frame::Prompt => {
                     // A prompt nobody asked for would swallow the next command as PDU text: cancel it.
                     let _ = self.write(&[ESC], deadline).await;
@@ -701,7 +745,7 @@ impl Actor {
         self.echo_came_back = false;
         self.registered = false;
         self.urcs.clear();
-        match Port::open(&self.cfg.port, self.cfg.baud) {
+        match (self.opener)(&self.cfg.port, self.cfg.baud) {
             Ok(port) => self.port = Some(port),
             Err(e) if is_gone(&e) || !self.cfg.port.exists() => {
                 return Err(Interrupt::Unplugged(format!(
@@ -1276,7 +1320,7 @@ impl Actor {
             Request::At { line, reply } => {
                 let limit = self.cfg.timeouts.network;
                 let cmd = Raw(line);
-                let secret = cmd.0.trim_start().to_ascii_uppercase().starts_with("AT+CPIN=");
+                let secret = is_pin_command(&cmd.0);
                 let result = self.transact(&cmd.line(), cmd.expect(), limit, secret).await;
                 let follow = follow_up(&result);
                 let _ = reply.send(
@@ -1360,7 +1404,7 @@ impl Actor {
             .await
             .map_err(PartFailure::BeforePdu)?;
         let (info, result) = self
-            .read_final(send_deadline, &line)
+            .read_final(send_deadline, self.cfg.timeouts.send, &line)
             .await
             .map_err(PartFailure::AfterPdu)?;
         if !result.is_ok() {
@@ -1423,7 +1467,7 @@ impl Actor {
 
         // 2. Reopen the port (a wedged driver or USB-serial bridge often recovers this way).
         self.port = None;
-        match Port::open(&self.cfg.port, self.cfg.baud) {
+        match (self.opener)(&self.cfg.port, self.cfg.baud) {
             Ok(port) => self.port = Some(port),
             Err(e) if is_gone(&e) => return Err(Interrupt::Unplugged(format!("reopen: {e}"))),
             Err(e) => return Err(Interrupt::Failed(format!("{reason}; reopen failed: {e}"))),
@@ -1503,6 +1547,15 @@ async fn next_or_pending(port: Option<&mut Port>) -> Option<std::io::Result<Fram
         Some(port) => port.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a raw command line carries a PIN or PUK (never logged).
+fn is_pin_command(line: &str) -> bool {
+    let up = line.trim_start().to_ascii_uppercase();
+    up.starts_with("AT+CPIN=")
+        || up.starts_with("AT+CPIN2=")
+        || up.starts_with("AT+CLCK")
+        || up.starts_with("AT+CPWD")
 }
 
 /// Boot notices that only come after a (re)start, unlike `^BOOT` (Huawei keep-alive) or `SMS DONE` (late

@@ -415,10 +415,13 @@ async fn pin_entered_once_and_never_burnt() {
     assert_eq!(r.fake.with(|f| f.pin_tries), 1);
     drop(r);
 
-    // No PIN configured.
+    // No PIN configured: the technician enters it by raw AT while the modem is failed, and it comes up.
     let r = rig_with(locked, |_| {});
     let s = until(&r.handle, "failed", |s| s.phase == ModemPhase::Failed).await;
     assert!(s.last_error.unwrap().contains("none configured"));
+    let reply = r.handle.at("AT+CPIN=\"1234\"").await.unwrap();
+    assert_eq!(reply.result, crate::at::FinalResult::Ok);
+    ready(&r.handle).await;
 }
 
 #[tokio::test]
@@ -554,4 +557,110 @@ async fn shutdown_stops_the_actor() {
     tokio::time::timeout(Duration::from_secs(5), r.handle.stopped())
         .await
         .unwrap();
+}
+
+/// The fake on an in-memory pipe, so timing runs on tokio's paused clock without kernel I/O in between.
+fn memory_rig(
+    state: FakeState,
+) -> (
+    ModemHandle,
+    super::fake::Shared,
+    mpsc::Receiver<ModemEvent>,
+    CancellationToken,
+) {
+    use std::sync::{Arc, Mutex};
+    let shared = Arc::new(Mutex::new(state));
+    let fake_state = shared.clone();
+    let opener: Opener = Arc::new(move |_: &std::path::Path, _| {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let (_no_urcs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(super::fake::run(theirs, fake_state.clone(), rx));
+        Ok(super::port::Port::from_transport(Box::new(ours)))
+    });
+    let (tx, events) = mpsc::channel(64);
+    let shutdown = CancellationToken::new();
+    let handle = spawn_with_opener(
+        ModemConfig::for_port("/dev/in-memory"),
+        tx,
+        shutdown.clone(),
+        opener,
+    );
+    (handle, shared, events, shutdown)
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_timeout_is_the_networks_not_a_second() {
+    let (h, fake, _events, stop) = memory_rig(FakeState {
+        cmgs_delay: Duration::from_secs(100),
+        ..FakeState::default()
+    });
+    ready(&h).await;
+    // Default timeouts: a network answer after 100 s is a success.
+    let t0 = tokio::time::Instant::now();
+    let sent = h
+        .send(SendRequest {
+            parts: vec![part(SUBMIT_1)],
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(t0.elapsed() >= Duration::from_secs(100));
+    // No answer at all: uncertain exactly when the configured 120 s have passed.
+    fake.lock().unwrap().cmgs_silent = true;
+    let t0 = tokio::time::Instant::now();
+    let err = h
+        .send(SendRequest {
+            parts: vec![part(SUBMIT_1)],
+        })
+        .await
+        .unwrap_err();
+    let waited = t0.elapsed();
+    assert!(matches!(err, SendError::Uncertain { .. }), "{err:?}");
+    assert!(
+        waited >= Duration::from_secs(120) && waited < Duration::from_secs(121),
+        "{waited:?}"
+    );
+    assert_eq!(
+        fake.lock().unwrap().sent.len(),
+        2,
+        "written once each, never resent"
+    );
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_polls_at_the_configured_interval() {
+    let (h, fake, _events, stop) = memory_rig(FakeState::default());
+    ready(&h).await;
+    let csq = || fake.lock().unwrap().log.iter().filter(|l| *l == "AT+CSQ").count();
+    let before = csq();
+    tokio::time::sleep(Duration::from_secs(30 * 4 + 1)).await;
+    assert_eq!(csq() - before, 4, "one health poll per 30 s");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn ussd_menu_continuation_and_network_initiated() {
+    let r = rig_with(
+        FakeState {
+            ussd_reply: "+CUSD: 1,\"1 Balance 2 Offers\",15".into(),
+            ..FakeState::default()
+        },
+        |_| {},
+    );
+    ready(&r.handle).await;
+    let menu = r.handle.ussd("*100#").await.unwrap();
+    assert_eq!(menu.status, actor::USSD_ACTION_REQUIRED);
+    assert_eq!(menu.text.as_deref(), Some("1 Balance 2 Offers"));
+    // The answer to the menu goes out the same way and closes the session.
+    r.fake
+        .with(|f| f.ussd_reply = "+CUSD: 0,\"Balance 5.00\",15".into());
+    let answer = r.handle.ussd("1").await.unwrap();
+    assert_eq!((answer.status, answer.text.as_deref()), (0, Some("Balance 5.00")));
+    assert!(r.fake.with(|f| f.log.contains(&"AT+CUSD=1,\"1\",15".to_owned())));
+    // A session the network starts on its own reaches the subscribers.
+    let mut pushed = r.handle.ussd_notifications();
+    r.fake.urc("\r\n+CUSD: 1,\"Reply 1 to confirm\",15\r\n");
+    let got = tokio::time::timeout(WAIT, pushed.recv()).await.unwrap().unwrap();
+    assert_eq!(got.text.as_deref(), Some("Reply 1 to confirm"));
 }

@@ -11,7 +11,7 @@ pub mod discovery;
 pub mod port;
 pub mod types;
 
-pub use actor::{AtReply, ModemError, ModemHandle, UssdReply, spawn};
+pub use actor::{AtReply, ModemError, ModemHandle, Opener, UssdReply, spawn, spawn_with_opener};
 pub use config::{CnmiMode, ModemConfig, Timeouts};
 pub use types::*;
 

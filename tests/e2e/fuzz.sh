@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the SMS PDU decoder and the reassembler for a bounded time each (FUZZ_SECONDS, default 60) on
+# Fuzzes the SMS PDU decoder, the reassembler, the encoder and the AT framer for a bounded time each
+# (FUZZ_SECONDS, default 60) on
 # stable Rust: `-s none` builds without a sanitizer, which needs no nightly. Installs cargo-fuzz when
 # missing. Any crash fails the run; libFuzzer leaves the crashing input under fuzz/artifacts/<target>/.
 # New inputs go to a scratch directory so the committed seed corpus (fuzz/corpus/<target>) stays small.
@@ -7,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-TARGETS=(decode reassembly)
+TARGETS=(decode reassembly encode at_framer)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"

@@ -241,6 +241,20 @@ impl Address {
         TOA_EXTENSION_BIT | self.ton.bits() << 4 | self.npi.bits()
     }
 
+    /// The TP-OA/TP-DA/TP-RA field: length in semi-octets, type, digits or packed text.
+    pub fn to_tp_field(&self) -> Result<Vec<u8>, PduError> {
+        let mut out = Vec::with_capacity(12);
+        self.encode_tp(&mut out)?;
+        Ok(out)
+    }
+
+    /// The SMSC field that starts a PDU: length in octets, type, digits (TS 24.011 §8.2.5.1).
+    pub fn to_smsc_field(&self) -> Result<Vec<u8>, PduError> {
+        let mut out = Vec::with_capacity(12);
+        self.encode_smsc(&mut out)?;
+        Ok(out)
+    }
+
     /// Encodes as TP-OA/TP-DA/TP-RA: length in semi-octets, type, value (TS 23.040 §9.1.2.5).
     pub(crate) fn encode_tp(&self, out: &mut Vec<u8>) -> Result<(), PduError> {
         if self.ton == TypeOfNumber::Alphanumeric {
@@ -351,6 +365,10 @@ impl Address {
         } else {
             decode_bcd(body, body.len() * 2)
         };
+        // A type octet without digits (gammu writes `01 81` for "modem default") names no SMSC.
+        if value.is_empty() {
+            return Ok(None);
+        }
         Ok(Some(Address { ton, npi, value }))
     }
 }

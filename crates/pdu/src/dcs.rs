@@ -1,14 +1,17 @@
 //! TP-Data-Coding-Scheme (TS 23.038 §4): alphabet, message class, compression, automatic deletion and
 //! message waiting indication groups.
 
-/// Character set of the user data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Character set of the user data. Serialises as `gsm7`, `8bit` or `ucs2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Alphabet {
     /// GSM 7-bit default alphabet (or a national language table), septets packed.
+    #[serde(rename = "gsm7")]
     Gsm7,
     /// 8-bit data, kept as bytes.
+    #[serde(rename = "8bit")]
     EightBit,
     /// UCS-2 / UTF-16BE (surrogate pairs decoded).
+    #[serde(rename = "ucs2")]
     Ucs2,
 }
 

@@ -150,6 +150,7 @@ pub struct StatusReportOptions {
     pub more_messages: bool,
 }
 
+/// The SMSC field: the address, or a single `00` octet so the modem uses its configured SMSC.
 fn push_smsc(smsc: Option<&Address>, out: &mut Vec<u8>) -> Result<(), PduError> {
     match smsc {
         Some(a) => a.encode_smsc(out),
@@ -160,6 +161,7 @@ fn push_smsc(smsc: Option<&Address>, out: &mut Vec<u8>) -> Result<(), PduError> 
     }
 }
 
+/// The serialised application port addressing IE, or nothing.
 fn ports_ie(ports: Option<Ports>) -> Vec<u8> {
     let mut v = Vec::new();
     if let Some(p) = ports {
@@ -168,6 +170,7 @@ fn ports_ie(ports: Option<Ports>) -> Vec<u8> {
     v
 }
 
+/// Plans a text whose every part also carries the ports IE (when given), so capacity accounts for it.
 fn plan_with_ports<'a>(text: &str, opts: &TextOptions, ports: Option<Ports>) -> Result<Plan<'a>, PduError> {
     split::plan_text(text, opts, &ports_ie(ports))
 }
@@ -208,8 +211,8 @@ fn build_submits(plan: &Plan<'_>, opts: &SubmitOptions) -> Result<Vec<SubmitPart
     let dcs = Dcs::for_alphabet(plan.alphabet, opts.class).raw;
     let mut parts = Vec::with_capacity(plan.bounds.len());
     for i in 0..plan.bounds.len() {
-        let (udhi, udl, ud) = plan.user_data(i);
-        let mut pdu = Vec::with_capacity(smsc.len() + da.len() + vp.len() + ud.len() + 6);
+        let udhi = plan.has_udh();
+        let mut pdu = Vec::with_capacity(smsc.len() + da.len() + vp.len() + split::MAX_UD_OCTETS + 6);
         pdu.extend_from_slice(&smsc);
         let mut fo = TP_MTI_SUBMIT | vpf << VPF_SHIFT;
         if opts.reject_duplicates {
@@ -230,8 +233,7 @@ fn build_submits(plan: &Plan<'_>, opts: &SubmitOptions) -> Result<Vec<SubmitPart
         pdu.push(opts.pid);
         pdu.push(dcs);
         pdu.extend_from_slice(&vp);
-        pdu.push(udl);
-        pdu.extend_from_slice(&ud);
+        plan.write_user_data(i, &mut pdu);
         parts.push(EncodedPdu {
             tpdu_len: pdu.len() - smsc.len(),
             pdu,
@@ -262,8 +264,8 @@ fn build_delivers(plan: &Plan<'_>, opts: &DeliverOptions) -> Result<Vec<EncodedP
     let dcs = Dcs::for_alphabet(plan.alphabet, opts.class).raw;
     let mut out = Vec::with_capacity(plan.bounds.len());
     for i in 0..plan.bounds.len() {
-        let (udhi, udl, ud) = plan.user_data(i);
-        let mut pdu = Vec::with_capacity(smsc.len() + oa.len() + ts.len() + ud.len() + 4);
+        let udhi = plan.has_udh();
+        let mut pdu = Vec::with_capacity(smsc.len() + oa.len() + ts.len() + split::MAX_UD_OCTETS + 4);
         pdu.extend_from_slice(&smsc);
         let mut fo = TP_MTI_DELIVER;
         if !opts.more_messages {
@@ -283,8 +285,7 @@ fn build_delivers(plan: &Plan<'_>, opts: &DeliverOptions) -> Result<Vec<EncodedP
         pdu.push(opts.pid);
         pdu.push(dcs);
         pdu.extend_from_slice(&ts);
-        pdu.push(udl);
-        pdu.extend_from_slice(&ud);
+        plan.write_user_data(i, &mut pdu);
         out.push(EncodedPdu {
             tpdu_len: pdu.len() - smsc.len(),
             pdu,
@@ -312,4 +313,65 @@ pub fn encode_status_report(opts: &StatusReportOptions) -> Result<EncodedPdu, Pd
         tpdu_len: pdu.len() - smsc_len,
         pdu,
     })
+}
+
+/// What a network does with a submitted message (TS 23.040 §9.2.2.1/§9.2.2.2): the SMS-DELIVER the
+/// recipient gets carries the SUBMIT's TP-PID, TP-DCS, TP-UDHI and user data unchanged (octet for octet,
+/// whatever the alphabet or header), the sender as originator, TP-SRI set when TP-SRR was, and the given
+/// service centre time stamp. For simulators and tests; `submit` is a whole PDU with its SMSC field.
+pub fn deliver_from_submit(
+    submit: &[u8],
+    originator: &Address,
+    scts: OffsetDateTime,
+    smsc: Option<&Address>,
+) -> Result<EncodedPdu, PduError> {
+    // Validate the whole SUBMIT first, so the raw copy below only walks a well-formed PDU.
+    let decoded = crate::pdu::decode(submit)?;
+    let smsc_len = 1 + usize::from(submit.first().copied().unwrap_or(0));
+    let tpdu = submit.get(smsc_len..).unwrap_or_default();
+    let fo = tpdu.first().copied().unwrap_or(0);
+    let crate::pdu::Pdu::Submit(decoded) = decoded else {
+        return Err(PduError::InvalidValue {
+            field: Field::FirstOctet,
+            offset: smsc_len,
+            value: fo,
+            reason: "not an SMS-SUBMIT",
+        });
+    };
+    // FO, MR, DA (length in semi-octets + type), PID, DCS, then TP-VP by TP-VPF.
+    let da_len = usize::from(tpdu.get(2).copied().unwrap_or(0));
+    let pid_at = 2 + 2 + da_len.div_ceil(2);
+    let vp_len = match (fo >> VPF_SHIFT) & 0b11 {
+        validity::VPF_NONE => 0,
+        validity::VPF_RELATIVE => 1,
+        _ => scts::SCTS_OCTETS,
+    };
+    let ud_from = pid_at + 2 + vp_len;
+    let user_data = tpdu.get(ud_from..).unwrap_or_default();
+    let mut pdu = Vec::with_capacity(submit.len() + 16);
+    push_smsc(smsc, &mut pdu)?;
+    let smsc_out = pdu.len();
+    let mut out_fo = TP_MTI_DELIVER | BIT_MMS_RD | (fo & BIT_UDHI) | (fo & BIT_RP);
+    if decoded.srr {
+        out_fo |= BIT_SR;
+    }
+    pdu.push(out_fo);
+    originator.encode_tp(&mut pdu)?;
+    pdu.push(decoded.pid);
+    pdu.push(decoded.dcs.raw);
+    scts::encode(scts, Field::ServiceCentreTimeStamp, &mut pdu)?;
+    pdu.extend_from_slice(user_data);
+    Ok(EncodedPdu {
+        tpdu_len: pdu.len() - smsc_out,
+        pdu,
+    })
+}
+
+/// The 7-octet time stamp field (TP-SCTS, TP-DT, absolute TP-VP) for a time (TS 23.040 §9.2.3.11).
+pub fn encode_timestamp(t: OffsetDateTime) -> Result<[u8; scts::SCTS_OCTETS], PduError> {
+    let mut v = Vec::with_capacity(scts::SCTS_OCTETS);
+    scts::encode(t, Field::ServiceCentreTimeStamp, &mut v)?;
+    let mut out = [0u8; scts::SCTS_OCTETS];
+    out.copy_from_slice(&v);
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! SMS TPDU codec (3GPP TS 23.040, alphabets of TS 23.038): encode SMS-SUBMIT, decode SMS-DELIVER,
 //! SMS-SUBMIT and SMS-STATUS-REPORT, split and reassemble concatenated messages. Pure: no I/O.
+#![warn(missing_docs)]
 //!
 //! - [`encode_submit`] turns a text into SUBMIT PDUs (one per part) for `AT+CMGS`; [`count`] /
 //!   [`count_submit`] tell a UI or a validator how many parts and characters that takes, using the same
@@ -38,13 +39,14 @@ pub use address::{Address, MAX_ADDRESS_DIGITS, MAX_ALPHANUMERIC_CHARS, Numbering
 pub use dcs::{Alphabet, Dcs, MessageClass, MessageWaiting, WaitingKind};
 pub use encode::{
     DeliverOptions, EncodedPdu, PID_DEFAULT, StatusReportOptions, SubmitOptions, SubmitPart, count_submit,
-    encode_deliver, encode_deliver_data, encode_status_report, encode_submit, encode_submit_data,
+    deliver_from_submit, encode_deliver, encode_deliver_data, encode_status_report, encode_submit,
+    encode_submit_data, encode_timestamp,
 };
 pub use error::{Field, PduError};
 pub use gsm7::{Gsm7Tables, NationalLanguage};
 pub use pdu::{
     Deliver, Pdu, StatusReport, Submit, TP_MTI_DELIVER, TP_MTI_STATUS_REPORT, TP_MTI_SUBMIT, UserData,
-    bytes_to_hex, decode, decode_hex, hex_to_bytes,
+    bytes_to_hex, decode, decode_hex, decode_tpdu, hex_to_bytes,
 };
 pub use reassembly::{DEFAULT_MAX_PENDING, Reassembled, Reassembler, ReassemblyKey};
 pub use split::{

@@ -232,12 +232,23 @@ impl Pdu {
 pub fn decode(bytes: &[u8]) -> Result<Pdu, PduError> {
     let mut r = Reader::new(bytes);
     let smsc = Address::decode_smsc(&mut r)?;
+    decode_after_smsc(r, smsc)
+}
+
+/// Decodes a bare TPDU (no SMSC field), for modems or files that leave it out. Offsets in errors count
+/// from the first octet of the TPDU.
+pub fn decode_tpdu(bytes: &[u8]) -> Result<Pdu, PduError> {
+    decode_after_smsc(Reader::new(bytes), None)
+}
+
+fn decode_after_smsc(mut r: Reader<'_>, smsc: Option<Address>) -> Result<Pdu, PduError> {
+    let r = &mut r;
     let fo_offset = r.pos();
     let fo = r.u8(Field::FirstOctet)?;
     let pdu = match fo & TP_MTI_MASK {
-        TP_MTI_DELIVER => Pdu::Deliver(decode_deliver(&mut r, smsc, fo)?),
-        TP_MTI_SUBMIT => Pdu::Submit(decode_submit(&mut r, smsc, fo)?),
-        TP_MTI_STATUS_REPORT => Pdu::StatusReport(decode_status_report(&mut r, smsc, fo)?),
+        TP_MTI_DELIVER => Pdu::Deliver(decode_deliver(r, smsc, fo)?),
+        TP_MTI_SUBMIT => Pdu::Submit(decode_submit(r, smsc, fo)?),
+        TP_MTI_STATUS_REPORT => Pdu::StatusReport(decode_status_report(r, smsc, fo)?),
         _ => {
             return Err(PduError::InvalidValue {
                 field: Field::FirstOctet,
@@ -393,6 +404,20 @@ fn decode_status_report(r: &mut Reader<'_>, smsc: Option<Address>, fo: u8) -> Re
     Ok(report)
 }
 
+/// Most UTF-8 octets one UTF-16 code unit can need (a BMP character; a pair needs 4 for 2 units).
+const UTF8_PER_UNIT: usize = 3;
+
+/// UTF-16BE to text. A lone surrogate (a sender that split a pair across parts) becomes U+FFFD rather
+/// than an error, so the rest of the message is kept.
+fn decode_ucs2(body: &[u8]) -> String {
+    let mut text = String::with_capacity(body.len() / 2 * UTF8_PER_UNIT);
+    let units = body.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+    for c in char::decode_utf16(units) {
+        text.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+    }
+    text
+}
+
 /// Decodes TP-UDL and TP-UD (with the UDH when `udhi`).
 fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option<Udh>, UserData), PduError> {
     let udl_offset = r.pos();
@@ -448,14 +473,12 @@ fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option
                 reason: "shorter than the user data header",
             });
         }
-        let mut raw = Vec::with_capacity(udl - header_septets);
-        gsm7::unpack_from(ud, header_septets * 7, udl - header_septets, &mut raw);
         let tables = Gsm7Tables {
             locking: udh.as_ref().and_then(Udh::locking_shift),
             single: udh.as_ref().and_then(Udh::single_shift),
         };
-        let mut text = String::with_capacity(raw.len());
-        gsm7::decode_septets(&raw, tables, &mut text);
+        let mut text = String::new();
+        gsm7::decode_packed(ud, header_septets, udl, tables, &mut text);
         UserData::Text(text)
     } else {
         let body = &ud[udh_octets..];
@@ -468,13 +491,7 @@ fn decode_user_data(r: &mut Reader<'_>, dcs: &Dcs, udhi: bool) -> Result<(Option
                     reason: "UCS-2 text needs an even number of octets",
                 });
             }
-            let units = body.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-            // A lone surrogate (a sender that split a pair) becomes U+FFFD rather than an error.
-            UserData::Text(
-                char::decode_utf16(units)
-                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect(),
-            )
+            UserData::Text(decode_ucs2(body))
         } else {
             UserData::Binary(body.to_vec())
         }

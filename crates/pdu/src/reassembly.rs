@@ -76,6 +76,22 @@ struct Pending {
 }
 
 /// Collects parts of concatenated messages until they are complete or time out.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use smsgate_pdu::{decode, encode_deliver, Address, DeliverOptions, Pdu, Reassembler};
+/// let scts = time::macros::datetime!(2026-11-25 08:15 +01:00);
+/// let parts = encode_deliver(&"x".repeat(200), &DeliverOptions::new(Address::parse("MyShop")?, scts))?;
+/// let mut r = Reassembler::new(Duration::from_secs(600));
+/// let now = Instant::now();
+/// let mut done = None;
+/// for p in parts.iter().rev() {
+///     let Pdu::Deliver(d) = decode(&p.pdu)? else { unreachable!() };
+///     done = r.push(d, now);
+/// }
+/// assert_eq!(done.map(|m| m.text()), Some("x".repeat(200)));
+/// # Ok::<(), smsgate_pdu::PduError>(())
+/// ```
 pub struct Reassembler {
     timeout: Duration,
     max_pending: usize,

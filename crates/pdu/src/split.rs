@@ -24,6 +24,8 @@ const CONCAT_16_IE_OCTETS: usize = 6;
 const UDHL_OCTETS: usize = 1;
 const BITS_PER_OCTET: usize = 8;
 const BITS_PER_SEPTET: usize = 7;
+/// Code points from here on need a surrogate pair in UTF-16.
+const BMP_END: u32 = 0x1_0000;
 /// A high surrogate starts a UTF-16 pair.
 const HIGH_SURROGATES: std::ops::RangeInclusive<u16> = 0xD800..=0xDBFF;
 
@@ -82,8 +84,8 @@ impl Default for TextOptions {
     }
 }
 
-/// What a text costs: computed by the same code as the encoder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a text costs: computed by the same code as the encoder. Serialisable for API responses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextCount {
     /// Alphabet chosen.
     pub alphabet: Alphabet,
@@ -104,6 +106,15 @@ pub struct TextCount {
 }
 
 /// Counts parts and units of `text` exactly as the encoder would split it.
+///
+/// ```
+/// use smsgate_pdu::{count, Alphabet, TextOptions};
+/// let c = count(&"a".repeat(161), &TextOptions::default())?;
+/// assert_eq!((c.alphabet, c.parts, c.part_capacity, c.remaining), (Alphabet::Gsm7, 2, 153, 145));
+/// let c = count("Zażółć 😀", &TextOptions::default())?;
+/// assert_eq!((c.alphabet, c.parts, c.units, c.remaining), (Alphabet::Ucs2, 1, 9, 61));
+/// # Ok::<(), smsgate_pdu::PduError>(())
+/// ```
 pub fn count(text: &str, opts: &TextOptions) -> Result<TextCount, PduError> {
     let plan = plan_text(text, opts, &[])?;
     Ok(plan.count())
@@ -150,46 +161,48 @@ impl Plan<'_> {
         }
     }
 
-    /// TP-UDHI, TP-UDL and TP-UD of part `index` (0-based).
-    pub(crate) fn user_data(&self, index: usize) -> (bool, u8, Vec<u8>) {
+    /// Whether the parts carry a user data header (TP-UDHI).
+    pub(crate) fn has_udh(&self) -> bool {
+        self.concat.is_some() || !self.fixed_ies.is_empty()
+    }
+
+    /// Appends TP-UDL and TP-UD of part `index` (0-based) to `out`, writing straight into the PDU.
+    pub(crate) fn write_user_data(&self, index: usize, out: &mut Vec<u8>) {
         let (s, e) = self.bounds.get(index).copied().unwrap_or((0, 0));
         let body = &self.payload[s..e];
-        let mut header = Vec::with_capacity(CONCAT_16_IE_OCTETS + self.fixed_ies.len() + UDHL_OCTETS);
-        if let Some((reference, wide)) = self.concat {
-            let total = self.bounds.len() as u8;
-            let seq = (index + 1) as u8;
-            let ie = crate::udh::InformationElement::Concat(crate::udh::Concat {
-                reference,
-                total,
-                seq,
-                wide,
-            });
-            crate::udh::push_element(&ie, &mut header);
+        let udl_at = out.len();
+        out.push(0);
+        let ud_start = out.len();
+        if self.has_udh() {
+            out.push(0);
+            if let Some((reference, wide)) = self.concat {
+                let total = self.bounds.len() as u8;
+                let seq = (index + 1) as u8;
+                let ie = crate::udh::InformationElement::Concat(crate::udh::Concat {
+                    reference,
+                    total,
+                    seq,
+                    wide,
+                });
+                crate::udh::push_element(&ie, out);
+            }
+            out.extend_from_slice(&self.fixed_ies);
+            out[ud_start] = (out.len() - ud_start - UDHL_OCTETS) as u8;
         }
-        header.extend_from_slice(&self.fixed_ies);
-        let udh_octets = if header.is_empty() {
-            0
-        } else {
-            header.len() + UDHL_OCTETS
-        };
-        let mut ud = Vec::with_capacity(MAX_UD_OCTETS);
-        if udh_octets > 0 {
-            ud.push(header.len() as u8);
-            ud.extend_from_slice(&header);
-        }
+        let udh_octets = out.len() - ud_start;
         let udl = match self.alphabet {
             Alphabet::Gsm7 => {
                 let header_septets = (udh_octets * BITS_PER_OCTET).div_ceil(BITS_PER_SEPTET);
                 let fill_bits = header_septets * BITS_PER_SEPTET - udh_octets * BITS_PER_OCTET;
-                gsm7::pack_into(body, fill_bits, &mut ud);
+                gsm7::pack_into(body, fill_bits, out);
                 header_septets + body.len()
             }
             _ => {
-                ud.extend_from_slice(body);
-                ud.len()
+                out.extend_from_slice(body);
+                out.len() - ud_start
             }
         };
-        (udh_octets > 0, udl as u8, ud)
+        out[udl_at] = udl as u8;
     }
 }
 
@@ -335,12 +348,21 @@ fn finish<'a>(
 }
 
 fn plan_ucs2<'a>(text: &str, extra_ies: &[u8], concat: (u16, bool)) -> Plan<'a> {
+    // UTF-8 is never shorter than UTF-16 in code units, so this never reallocates.
     let mut payload = Vec::with_capacity(text.len() * 2);
     let mut chars = 0;
     for ch in text.chars() {
-        let mut buf = [0u16; 2];
-        for u in ch.encode_utf16(&mut buf) {
-            payload.extend_from_slice(&u.to_be_bytes());
+        let cp = ch as u32;
+        if cp < BMP_END {
+            payload.push((cp >> 8) as u8);
+            payload.push(cp as u8);
+        } else {
+            let mut buf = [0u16; 2];
+            for u in ch.encode_utf16(&mut buf) {
+                let [hi, lo] = u.to_be_bytes();
+                payload.push(hi);
+                payload.push(lo);
+            }
         }
         chars += 1;
     }

@@ -1,8 +1,9 @@
 //! TP-Status of an SMS-STATUS-REPORT (TS 23.040 §9.2.3.15): what happened to a submitted message.
 use std::fmt;
 
-/// Category of a TP-Status value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Category of a TP-Status value. Serialises as its [`StatusCategory::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StatusCategory {
     /// Transaction completed: the message was delivered (or replaced). Final.
     Delivered,

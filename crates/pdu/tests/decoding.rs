@@ -466,3 +466,25 @@ fn every_prefix_of_valid_pdus_is_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn every_status_value_has_a_category() {
+    for v in 0..=255u8 {
+        let s = Status(v);
+        let reserved = s.meaning().starts_with("reserved");
+        let expect = match v {
+            _ if reserved => StatusCategory::TemporaryFailureGaveUp,
+            0x00..=0x1F => StatusCategory::Delivered,
+            0x20..=0x3F => StatusCategory::StillTrying,
+            0x40..=0x5F => StatusCategory::PermanentFailure,
+            _ => StatusCategory::TemporaryFailureGaveUp,
+        };
+        assert_eq!(s.category(), expect, "{v:#04x}");
+        assert_eq!(
+            reserved,
+            matches!(v, 0x03..=0x0F | 0x26..=0x2F | 0x4A..=0x4F | 0x66..=0x6F | 0x80..=0xFF),
+            "{v:#04x}"
+        );
+        assert!(s.to_string().starts_with(&format!("0x{v:02X} ")));
+    }
+}

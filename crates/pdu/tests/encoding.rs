@@ -547,3 +547,86 @@ fn status_report_round_trip() {
     assert_eq!(r.status.category(), StatusCategory::Delivered);
     assert_eq!(p.tpdu_len, p.pdu.len() - 8);
 }
+
+#[test]
+fn count_serialises_for_api_responses() {
+    let v = serde_json::to_value(count(&"a".repeat(161), &TextOptions::default()).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "alphabet": "gsm7",
+            "tables": { "locking": null, "single": null },
+            "transliterated": false,
+            "parts": 2,
+            "chars": 161,
+            "units": 161,
+            "part_capacity": 153,
+            "remaining": 145,
+        })
+    );
+    let tr = TextOptions {
+        national_languages: vec![NationalLanguage::Turkish],
+        ..TextOptions::default()
+    };
+    let v = serde_json::to_value(count("ş", &tr).unwrap()).unwrap();
+    assert_eq!(v["tables"]["locking"], "turkish");
+    assert_eq!(
+        serde_json::to_value(StatusCategory::TemporaryFailureGaveUp).unwrap(),
+        "temporary_failure_gave_up"
+    );
+}
+
+#[test]
+fn network_turns_a_submit_into_the_same_deliver() {
+    let scts = time::macros::datetime!(2026-11-25 08:15:00 +01:00);
+    let from = Address::parse("+48600999888").unwrap();
+    let smsc = Address::parse("+48601000310").unwrap();
+    let mut cases: Vec<SubmitPart> = Vec::new();
+    let mut o = SubmitOptions::new(to());
+    o.srr = true;
+    o.validity = Validity::Relative(std::time::Duration::from_secs(3600));
+    cases.extend(encode_submit("hello €", &o).unwrap());
+    o.text.concat_ref = 0x1234;
+    o.class = Some(MessageClass::Class0);
+    cases.extend(encode_submit(&"Zażółć 😀 ".repeat(20), &o).unwrap());
+    o.ports = Some(Ports {
+        destination: 5000,
+        source: 0,
+        wide: true,
+    });
+    o.validity = Validity::Absolute(scts);
+    cases.extend(encode_submit_data(&[0xCA, 0xFE], &o).unwrap());
+    for part in cases {
+        let Pdu::Submit(s) = decode(&part.pdu).unwrap() else {
+            panic!()
+        };
+        let d = deliver_from_submit(&part.pdu, &from, scts, Some(&smsc)).unwrap();
+        let Pdu::Deliver(d) = decode(&d.pdu).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (d.originator, d.scts, d.smsc),
+            (from.clone(), scts, Some(smsc.clone()))
+        );
+        assert_eq!(
+            (d.pid, d.dcs, &d.udh, &d.user_data),
+            (s.pid, s.dcs, &s.udh, &s.user_data)
+        );
+        assert_eq!(d.status_report_indication, s.srr);
+    }
+    let deliver = encode_deliver("x", &DeliverOptions::new(from.clone(), scts)).unwrap();
+    let err = deliver_from_submit(&deliver[0].pdu, &from, scts, None).unwrap_err();
+    assert_eq!((err.field(), err.offset()), (Field::FirstOctet, Some(1)));
+    assert_eq!(
+        encode_timestamp(scts).unwrap(),
+        [0x62, 0x11, 0x52, 0x80, 0x51, 0x00, 0x40]
+    );
+    assert_eq!(
+        from.to_tp_field().unwrap(),
+        vec![0x0B, 0x91, 0x84, 0x06, 0x90, 0x99, 0x88, 0xF8]
+    );
+    assert_eq!(
+        smsc.to_smsc_field().unwrap(),
+        vec![0x07, 0x91, 0x84, 0x06, 0x01, 0x00, 0x13, 0xF0]
+    );
+}

@@ -380,3 +380,179 @@ fn garbage_fault_adds_noise() {
     assert!(out.len() > b"AT\r\r\nOK\r\n".len());
     assert!(out.ends_with(b"AT\r\r\nOK\r\n"));
 }
+
+#[test]
+fn huawei_slips_urcs_into_responses_until_curc_0() {
+    let (mut e, now) = engine(ProfileName::HuaweiE3372);
+    e.input(b"ATE0\r", now);
+    let answers: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&e.input(b"AT+CSQ\r", now).output).to_string())
+        .collect();
+    assert_eq!(answers[0], "\r\n+CSQ: 21,99\r\n\r\nOK\r\n");
+    assert_eq!(answers[3], "\r\n+CSQ: 21,99\r\n\r\n^RSSI:19\r\n\r\nOK\r\n");
+    assert_eq!(e.input(b"AT^CURC=0\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(e.next_deadline(), None, "no more floods");
+    for _ in 0..4 {
+        assert_eq!(e.input(b"AT+CSQ\r", now).output, b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n");
+    }
+}
+
+#[test]
+fn text_mode_send_and_read() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CMGF=1;+CNMI=2,1,0,0,0\r", now);
+    assert_eq!(e.input(b"AT+CMGS=\"+48600000001\"\r", now).output, b"\r\n> ");
+    // 27.005 §3.5.1: CR inside the text gives a new prompt.
+    assert_eq!(e.input(b"line one\r", now).output, b"\r\n> ");
+    let step = e.input(b"line two\x1a", now);
+    assert_eq!(
+        String::from_utf8_lossy(&step.output),
+        "\r\n+CMGS: 0\r\n\r\nOK\r\n"
+    );
+    assert!(matches!(&step.effects[..], [Effect::Submitted { mr: 0, tpdu }]
+            if crate::codec::decode_submit(tpdu).is_ok_and(|d| d.to == "+48600000001" && d.text == "line one\nline two")));
+    let (pdu, len) = deliver_pdu();
+    e.deliver(&pdu, len);
+    let read = String::from_utf8_lossy(&e.input(b"AT+CMGR=1\r", now).output).to_string();
+    assert!(
+        read.starts_with("\r\n+CMGR: \"REC UNREAD\",\"+48501002200\",,\"26/11/10,07:00:00+00\"\r\nhi\r\n"),
+        "{read:?}"
+    );
+    let list = String::from_utf8_lossy(&e.input(b"AT+CMGL=\"ALL\"\r", now).output).to_string();
+    assert!(
+        list.starts_with("\r\n+CMGL: 1,\"REC READ\",\"+48501002200\""),
+        "{list:?}"
+    );
+}
+
+#[test]
+fn undecodable_pdus_are_refused() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0\r", now);
+    for bad in [
+        "00zz\x1a",
+        "0000\x1a",
+        "0004000B918406000000F10000FF05E8329BFD06\x1a",
+    ] {
+        e.input(b"AT+CMGS=1\r", now);
+        let out = e.input(bad.as_bytes(), now).output;
+        assert_eq!(out, b"\r\n+CMS ERROR: 304\r\n", "{bad:?}");
+    }
+}
+
+proptest::proptest! {
+    /// Whatever a DTE writes, the modem answers without panicking and keeps answering `AT` afterwards.
+    #[test]
+    fn any_input_is_survived(chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..16)) {
+        for profile in [ProfileName::Generic, ProfileName::HuaweiE3372] {
+            let (mut e, now) = engine(profile);
+            for c in &chunks {
+                e.input(c, now);
+                let _ = e.on_timer(now + Duration::from_secs(10));
+            }
+            // Leave any prompt and finish any line, then the modem must answer.
+            e.input(b"\x1b\r", now);
+            let later = now + Duration::from_secs(60);
+            let _ = e.on_timer(later);
+            let out = e.input(b"AT\r", later).output;
+            let text = String::from_utf8_lossy(&out).to_string();
+            proptest::prop_assert!(text.ends_with("OK\r\n") || text.ends_with("0\r") || text.is_empty() || text.ends_with("ERROR\r\n"), "{text:?}");
+        }
+    }
+
+    /// The command-line parser never panics.
+    #[test]
+    fn parser_never_panics(line in "\\PC{0,80}") {
+        let _ = crate::v250::parse_line(&line);
+        let _ = crate::v250::split_args(&line);
+    }
+}
+
+#[test]
+fn quiet_mode_drops_result_codes_only() {
+    check(
+        ProfileName::Generic,
+        &[
+            ("ATQ1\r", ""),
+            ("AT+CGMI\r", "\r\nhw-sim\r\n"),
+            ("AT+NOPE\r", ""),
+            ("ATQ0\r", "\r\nOK\r\n"),
+        ],
+    );
+}
+
+#[test]
+fn text_mode_refuses_what_does_not_fit_one_part() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CMGF=1\r", now);
+    e.input(b"AT+CMGS=\"+48600000001\"\r", now);
+    let long = "x".repeat(200);
+    let out = e.input(format!("{long}\x1a").as_bytes(), now).output;
+    assert_eq!(out, b"\r\n+CMS ERROR: 305\r\n");
+}
+
+#[test]
+fn write_then_send_from_storage() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0\r", now);
+    assert_eq!(e.input(b"AT+CMGW=19\r", now).output, b"\r\n> ");
+    let out = e.input(format!("{SUBMIT_HEX}\x1a").as_bytes(), now).output;
+    assert_eq!(out, b"\r\n+CMGW: 1\r\n\r\nOK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&e.input(b"AT+CMGL=2\r", now).output),
+        format!("\r\n+CMGL: 1,2,,19\r\n{SUBMIT_HEX}\r\n\r\nOK\r\n")
+    );
+    let step = e.input(b"AT+CMSS=1\r", now);
+    assert_eq!(step.output, b"\r\n+CMSS: 0\r\n\r\nOK\r\n");
+    assert!(matches!(
+        &step.effects[..],
+        [Effect::CommandLine { .. }, Effect::Submitted { mr: 0, .. }]
+    ));
+    // Now STO SENT.
+    assert!(
+        String::from_utf8_lossy(&e.input(b"AT+CMGL=3\r", now).output).starts_with("\r\n+CMGL: 1,3,,19\r\n")
+    );
+    assert_eq!(e.input(b"AT+CMSS=7\r", now).output, b"\r\n+CMS ERROR: 321\r\n");
+}
+
+#[test]
+fn delete_flags() {
+    let (mut e, now) = engine(ProfileName::Generic);
+    e.input(b"ATE0;+CNMI=2,0,0,0,0\r", now);
+    let (pdu, len) = deliver_pdu();
+    for _ in 0..3 {
+        e.deliver(&pdu, len);
+    }
+    e.input(b"AT+CMGR=1\r", now); // 1 is read now, 2 and 3 unread
+    assert_eq!(e.input(b"AT+CMGD=1,1\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(
+        e.input(b"AT+CPMS?\r", now).output,
+        b"\r\n+CPMS: \"SM\",2,30,\"SM\",2,30,\"SM\",2,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(e.input(b"AT+CMGD=1,4\r", now).output, b"\r\nOK\r\n");
+    assert_eq!(
+        e.input(b"AT+CPMS?\r", now).output,
+        b"\r\n+CPMS: \"SM\",0,30,\"SM\",0,30,\"SM\",0,30\r\n\r\nOK\r\n"
+    );
+    assert_eq!(e.input(b"AT+CMGD=99\r", now).output, b"\r\n+CMS ERROR: 321\r\n");
+}
+
+#[test]
+fn cfun_and_registration_urcs() {
+    check(
+        ProfileName::Generic,
+        &[
+            ("AT+CEREG=2;+CGREG=1\r", "\r\nOK\r\n"),
+            ("AT+COPS?\r", "\r\n+COPS: 0,0,\"HW-SIM\",7\r\n\r\nOK\r\n"),
+            // Radio off: registration is lost while the command runs, so the URCs precede its OK.
+            ("AT+CFUN=4\r", "\r\n+CGREG: 0\r\n+CEREG: 0\r\n\r\nOK\r\n"),
+            ("AT+CSQ\r", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n"),
+            ("AT+COPS?\r", "\r\n+COPS: 0\r\n\r\nOK\r\n"),
+            (
+                "AT+CFUN=1\r",
+                "\r\n+CGREG: 1\r\n+CEREG: 1,\"00C3\",\"0000A13F\"\r\n\r\nOK\r\n",
+            ),
+            ("AT+CFUN?\r", "\r\n+CFUN: 1\r\n\r\nOK\r\n"),
+        ],
+    );
+}

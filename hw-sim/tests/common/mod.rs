@@ -81,6 +81,15 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The first file of `dir` once a daemon has finished writing it: non-empty and the same size on two
+/// consecutive polls (spoolers write in place, so a file can be seen while it is still empty).
+pub fn settled_file(dir: &Path, last: &mut Option<(PathBuf, u64)>) -> Option<PathBuf> {
+    let file = files_in(dir).into_iter().next()?;
+    let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let seen = last.replace((file.clone(), len));
+    (len > 0 && seen == Some((file.clone(), len))).then_some(file)
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -319,5 +328,26 @@ impl AtPort {
     pub async fn read_raw(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use tokio::io::AsyncReadExt;
         self.port.read(buf).await
+    }
+}
+
+impl AtPort {
+    /// Reads until `needle` has been seen `times` times (then returns everything read), or fails after
+    /// `dur`: robust against a loaded machine, unlike fixed read windows.
+    pub async fn read_until(&mut self, needle: &str, times: usize, dur: Duration) -> String {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + dur;
+        let mut buf = [0u8; 1024];
+        loop {
+            let text = String::from_utf8_lossy(&self.pending).to_string();
+            if text.matches(needle).count() >= times {
+                self.pending.clear();
+                return text;
+            }
+            match tokio::time::timeout_at(deadline, self.port.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.pending.extend_from_slice(&buf[..n]),
+                _ => panic!("waited {dur:?} for {times}× {needle:?}, got {text:?}"),
+            }
+        }
     }
 }
