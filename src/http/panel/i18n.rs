@@ -240,6 +240,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("err.back", "Back to the dashboard", "Powrót do pulpitu"),
     ("common.save", "Save", "Zapisz"),
     ("common.none", "—", "—"),
+    ("common.skip", "Skip to content", "Przejdź do treści"),
 ];
 
 #[cfg(test)]
