@@ -75,7 +75,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("login.login", "Login", "Login"),
     ("login.password", "Password", "Hasło"),
     ("login.submit", "Log in", "Zaloguj"),
-    ("login.failed", "Wrong login or password.", "Nieprawidłowy login lub hasło."),
+    (
+        "login.failed",
+        "Wrong login or password.",
+        "Nieprawidłowy login lub hasło.",
+    ),
     (
         "login.locked",
         "Too many failed attempts: login is locked for now. Try again in",
@@ -87,7 +91,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "Your session has ended. Please log in again.",
         "Sesja wygasła. Zaloguj się ponownie.",
     ),
-    ("login.unavailable", "Login is temporarily unavailable.", "Logowanie jest chwilowo niedostępne."),
+    (
+        "login.unavailable",
+        "Login is temporarily unavailable.",
+        "Logowanie jest chwilowo niedostępne.",
+    ),
     ("login.logged_out", "You have been logged out.", "Wylogowano."),
     ("dash.title", "Dashboard", "Pulpit"),
     ("dash.sent_today", "Sent today", "Wysłane dziś"),
@@ -108,7 +116,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("send.text", "Text", "Treść"),
     ("send.encoding", "Alphabet", "Alfabet"),
-    ("send.enc_auto", "Automatic (GSM-7 when possible)", "Automatycznie (GSM-7 gdy się da)"),
+    (
+        "send.enc_auto",
+        "Automatic (GSM-7 when possible)",
+        "Automatycznie (GSM-7 gdy się da)",
+    ),
     ("send.enc_ucs2", "Always UCS-2", "Zawsze UCS-2"),
     ("send.enc_gsm7", "GSM-7 only", "Tylko GSM-7"),
     (
@@ -116,7 +128,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "GSM-7 with look-alikes (ż → z)",
         "GSM-7 z zamiennikami (ż → z)",
     ),
-    ("send.report", "Ask for a delivery report", "Żądaj potwierdzenia doręczenia"),
+    (
+        "send.report",
+        "Ask for a delivery report",
+        "Żądaj potwierdzenia doręczenia",
+    ),
     ("send.submit", "Send", "Wyślij"),
     ("send.chars", "characters", "znaków"),
     ("send.parts", "parts", "części"),
@@ -142,14 +158,26 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("msg.attempts", "Attempts", "Próby"),
     ("msg.error", "Error", "Błąd"),
     ("msg.cancel", "Cancel sending", "Anuluj wysyłkę"),
-    ("msg.cancel_confirm", "Cancel this message?", "Anulować tę wiadomość?"),
-    ("msg.delivery_report", "Delivery report requested", "Żądano potwierdzenia doręczenia"),
+    (
+        "msg.cancel_confirm",
+        "Cancel this message?",
+        "Anulować tę wiadomość?",
+    ),
+    (
+        "msg.delivery_report",
+        "Delivery report requested",
+        "Żądano potwierdzenia doręczenia",
+    ),
     ("msg.yes", "yes", "tak"),
     ("msg.no", "no", "nie"),
     ("inbox.title", "Inbox", "Odebrane"),
     ("inbox.from", "From", "Od"),
     ("inbox.received", "Received", "Odebrano"),
-    ("inbox.none", "No received messages.", "Brak odebranych wiadomości."),
+    (
+        "inbox.none",
+        "No received messages.",
+        "Brak odebranych wiadomości.",
+    ),
     ("inbox.conversation", "Conversation with", "Rozmowa z"),
     ("inbox.incomplete", "incomplete", "niekompletna"),
     ("inbox.all", "All conversations", "Wszystkie rozmowy"),
@@ -169,12 +197,24 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("modems.up", "ready", "gotowy"),
     ("modems.down", "down", "niedostępny"),
     ("modems.none", "No modems yet.", "Brak modemów."),
-    ("modems.live", "Refreshes every 2 seconds.", "Odświeżane co 2 sekundy."),
-    ("sim.title", "Simulated modems: deliver an incoming SMS", "Symulowane modemy: dostarcz przychodzący SMS"),
+    (
+        "modems.live",
+        "Refreshes every 2 seconds.",
+        "Odświeżane co 2 sekundy.",
+    ),
+    (
+        "sim.title",
+        "Simulated modems: deliver an incoming SMS",
+        "Symulowane modemy: dostarcz przychodzący SMS",
+    ),
     ("sim.modem", "Simulated modem number", "Numer symulowanego modemu"),
     ("sim.from", "Sender", "Nadawca"),
     ("sim.inject", "Deliver", "Dostarcz"),
-    ("sim.done", "Delivered to the simulated modem.", "Dostarczono do symulowanego modemu."),
+    (
+        "sim.done",
+        "Delivered to the simulated modem.",
+        "Dostarczono do symulowanego modemu.",
+    ),
     ("acc.title", "Accounts", "Konta"),
     ("acc.login", "Login", "Login"),
     ("acc.role", "Role", "Rola"),
@@ -182,18 +222,42 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("acc.enabled", "enabled", "aktywne"),
     ("acc.disabled", "disabled", "zablokowane"),
     ("acc.create", "Create account", "Utwórz konto"),
-    ("acc.password", "Initial password (12+ characters)", "Hasło początkowe (min. 12 znaków)"),
+    (
+        "acc.password",
+        "Initial password (12+ characters)",
+        "Hasło początkowe (min. 12 znaków)",
+    ),
     ("acc.created", "Account created.", "Utworzono konto."),
     ("acc.disable", "Disable", "Zablokuj"),
     ("acc.enable", "Enable", "Odblokuj"),
     ("me.title", "My account", "Moje konto"),
     ("me.change_password", "Change password", "Zmiana hasła"),
     ("me.current", "Current password", "Obecne hasło"),
-    ("me.new", "New password (12+ characters)", "Nowe hasło (min. 12 znaków)"),
-    ("me.changed", "Password changed. Please log in again.", "Hasło zmienione. Zaloguj się ponownie."),
-    ("me.wrong_current", "The current password is wrong.", "Obecne hasło jest nieprawidłowe."),
-    ("me.delete", "Delete my account and data", "Usuń moje konto i dane"),
-    ("me.export", "Export my data (JSON)", "Eksport moich danych (JSON)"),
+    (
+        "me.new",
+        "New password (12+ characters)",
+        "Nowe hasło (min. 12 znaków)",
+    ),
+    (
+        "me.changed",
+        "Password changed. Please log in again.",
+        "Hasło zmienione. Zaloguj się ponownie.",
+    ),
+    (
+        "me.wrong_current",
+        "The current password is wrong.",
+        "Obecne hasło jest nieprawidłowe.",
+    ),
+    (
+        "me.delete",
+        "Delete my account and data",
+        "Usuń moje konto i dane",
+    ),
+    (
+        "me.export",
+        "Export my data (JSON)",
+        "Eksport moich danych (JSON)",
+    ),
     ("del.title", "Deletion request", "Żądanie usunięcia danych"),
     (
         "del.explain_live",
@@ -205,10 +269,22 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "Encrypted backups taken before now still contain the data until they expire under the retention policy; they are never restored for other purposes than disaster recovery. The audit log keeps that you asked and when.",
         "Zaszyfrowane kopie zapasowe wykonane wcześniej zawierają dane do czasu ich wygaśnięcia zgodnie z polityką retencji; są odtwarzane wyłącznie w razie awarii. Dziennik audytu zachowuje informację, kto i kiedy zażądał usunięcia.",
     ),
-    ("del.type_login", "Type your login to confirm", "Wpisz swój login, aby potwierdzić"),
+    (
+        "del.type_login",
+        "Type your login to confirm",
+        "Wpisz swój login, aby potwierdzić",
+    ),
     ("del.confirm", "Delete everything now", "Usuń wszystko teraz"),
-    ("del.mismatch", "The login typed does not match.", "Wpisany login się nie zgadza."),
-    ("del.done", "Your account and data were deleted.", "Konto i dane zostały usunięte."),
+    (
+        "del.mismatch",
+        "The login typed does not match.",
+        "Wpisany login się nie zgadza.",
+    ),
+    (
+        "del.done",
+        "Your account and data were deleted.",
+        "Konto i dane zostały usunięte.",
+    ),
     ("tok.title", "API tokens", "Tokeny API"),
     ("tok.name", "Name", "Nazwa"),
     ("tok.scopes", "Scopes", "Uprawnienia"),
@@ -217,7 +293,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("tok.revoked", "revoked", "unieważniony"),
     ("tok.create", "Create token", "Utwórz token"),
     ("tok.revoke", "Revoke", "Unieważnij"),
-    ("tok.revoke_confirm", "Revoke this token?", "Unieważnić ten token?"),
+    (
+        "tok.revoke_confirm",
+        "Revoke this token?",
+        "Unieważnić ten token?",
+    ),
     (
         "tok.shown_once",
         "Copy the token now: it is shown only once.",
@@ -230,7 +310,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("audit.source", "From", "Skąd"),
     ("audit.details", "Details", "Szczegóły"),
     ("err.title", "Error", "Błąd"),
-    ("err.forbidden", "You are not allowed to do that.", "Brak uprawnień."),
+    (
+        "err.forbidden",
+        "You are not allowed to do that.",
+        "Brak uprawnień.",
+    ),
     ("err.not_found", "Not found.", "Nie znaleziono."),
     (
         "err.csrf",
@@ -276,7 +360,10 @@ mod tests {
                 rest = &rest[i + 5..];
                 let end = rest.find('"').unwrap_or(0);
                 let key = &rest[..end];
-                assert!(TABLE.iter().any(|(k, _, _)| *k == key), "{name}: unknown key {key}");
+                assert!(
+                    TABLE.iter().any(|(k, _, _)| *k == key),
+                    "{name}: unknown key {key}"
+                );
             }
         }
     }

@@ -92,7 +92,10 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/modems", get(pages::modems))
         .route("/panel/modems/rows", get(pages::modem_rows))
         .route("/panel/sim/inject", post(pages::sim_inject))
-        .route("/panel/accounts", get(pages::accounts).post(pages::create_account))
+        .route(
+            "/panel/accounts",
+            get(pages::accounts).post(pages::create_account),
+        )
         .route("/panel/accounts/{id}/state", post(pages::set_account_state))
         .route("/panel/account", get(pages::account))
         .route("/panel/account/password", post(pages::change_password))
@@ -173,9 +176,11 @@ impl IntoResponse for PanelError {
             PanelError::App(e, lang) => {
                 let t = Tr(lang);
                 match e {
-                    AppError::Validation { field, message } => {
-                        (StatusCode::UNPROCESSABLE_ENTITY, lang, format!("{field}: {message}"))
-                    }
+                    AppError::Validation { field, message } => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        lang,
+                        format!("{field}: {message}"),
+                    ),
                     AppError::NotFound(_) => (StatusCode::NOT_FOUND, lang, t.s("err.not_found").into()),
                     AppError::Forbidden(_) => (StatusCode::FORBIDDEN, lang, t.s("err.forbidden").into()),
                     AppError::Conflict(m) => (StatusCode::CONFLICT, lang, m),
@@ -193,7 +198,11 @@ impl IntoResponse for PanelError {
             }
             PanelError::Render(m) => {
                 tracing::error!(error = %m, "panel template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, Lang::En, "internal error".into())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Lang::En,
+                    "internal error".into(),
+                )
             }
         };
         let page = ErrorPage {
@@ -304,9 +313,7 @@ impl FromRequestParts<ApiState> for PanelUser {
         let sessions = sessions_of(parts)?;
         let lang = lang_of(parts);
         let id = cookie_in(parts, SESSION_COOKIE).ok_or(PanelError::LoggedOut)?;
-        let session = sessions
-            .lookup(id, Instant::now())
-            .ok_or(PanelError::LoggedOut)?;
+        let session = sessions.lookup(id, Instant::now()).ok_or(PanelError::LoggedOut)?;
         // The account is read at every request so that disabling or deleting it, or changing its role,
         // takes effect on open sessions at once.
         let account = state
@@ -344,9 +351,9 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for CsrfForm<T> {
         let user = PanelUser::from_request_parts(&mut parts, state).await?;
         let lang = user.lang;
         let req = Request::from_parts(parts, body);
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            PanelError::app(AppError::validation("body", r.body_text()), lang)
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| PanelError::app(AppError::validation("body", r.body_text()), lang))?;
         let given = form_field(&bytes, CSRF_FIELD).unwrap_or_default();
         if !session::tokens_match(&user.session.csrf, &given) {
             tracing::warn!(peer = %user.peer, login = %user.principal.login, "panel form without a valid CSRF token refused");

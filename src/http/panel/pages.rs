@@ -102,7 +102,13 @@ pub struct LoginQuery {
 }
 
 /// Renders the login form with a fresh double-submit CSRF token (cookie + hidden field).
-fn login_form(lang: Lang, login: String, notice: Option<String>, error: Option<String>, status: StatusCode) -> Result<Response, PanelError> {
+fn login_form(
+    lang: Lang,
+    login: String,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PanelError> {
     let token = session::random_token();
     let mut c = Chrome::public(lang, "login");
     c.csrf = token.clone();
@@ -117,7 +123,10 @@ fn login_form(lang: Lang, login: String, notice: Option<String>, error: Option<S
         .into_response())
 }
 
-pub async fn login_page(PageLang(lang): PageLang, Query(q): Query<LoginQuery>) -> Result<Response, PanelError> {
+pub async fn login_page(
+    PageLang(lang): PageLang,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PanelError> {
     let t = Tr(lang);
     let notice = if q.expired.is_some() {
         Some(t.s("login.expired"))
@@ -130,7 +139,13 @@ pub async fn login_page(PageLang(lang): PageLang, Query(q): Query<LoginQuery>) -
     } else {
         None
     };
-    login_form(lang, String::new(), notice.map(str::to_owned), None, StatusCode::OK)
+    login_form(
+        lang,
+        String::new(),
+        notice.map(str::to_owned),
+        None,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -201,9 +216,10 @@ pub async fn login(
                         t.s("login.seconds")
                     ),
                 ),
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    (StatusCode::SERVICE_UNAVAILABLE, t.s("login.unavailable").to_owned())
-                }
+                StatusCode::SERVICE_UNAVAILABLE => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    t.s("login.unavailable").to_owned(),
+                ),
                 _ => (StatusCode::UNAUTHORIZED, t.s("login.failed").to_owned()),
             };
             login_form(lang, form.login, None, Some(message), status)
@@ -219,10 +235,19 @@ pub async fn logout(State(state): State<ApiState>, f: CsrfForm<Empty>) -> Respon
     user.sessions.remove(&user.session_id);
     state
         .gateway
-        .audit(Some(&user.principal), Some(user.principal.account_id), Some(user.peer.to_string()), "panel.logout", None)
+        .audit(
+            Some(&user.principal),
+            Some(user.principal.account_id),
+            Some(user.peer.to_string()),
+            "panel.logout",
+            None,
+        )
         .await;
     (
-        [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)),
+        )],
         Redirect::to("/panel/login?out=1"),
     )
         .into_response()
@@ -244,7 +269,10 @@ pub async fn set_language(Query(q): Query<LangQuery>) -> Response {
         "/panel/dashboard".to_owned()
     };
     (
-        [(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.code(), Some(LANG_COOKIE_AGE)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(LANG_COOKIE, lang.code(), Some(LANG_COOKIE_AGE)),
+        )],
         Redirect::to(&next),
     )
         .into_response()
@@ -340,7 +368,13 @@ pub async fn dashboard(State(state): State<ApiState>, user: PanelUser) -> Result
     };
     let inbox = state
         .gateway
-        .inbox(&user.principal, InboxFilter { limit: DASHBOARD_LIMIT, ..InboxFilter::default() })
+        .inbox(
+            &user.principal,
+            InboxFilter {
+                limit: DASHBOARD_LIMIT,
+                ..InboxFilter::default()
+            },
+        )
         .await
         .or_panel(lang)?;
     let modems = state.gateway.modems(&user.principal).await.or_panel(lang)?;
@@ -414,7 +448,10 @@ pub async fn send(State(state): State<ApiState>, f: CsrfForm<SendForm>) -> Resul
     request.encoding = encoding_choice(&form.encoding);
     request.delivery_report = form.delivery_report.is_some();
     let result = if request.recipients.is_empty() {
-        Err(AppError::validation("recipients", "at least one number is needed"))
+        Err(AppError::validation(
+            "recipients",
+            "at least one number is needed",
+        ))
     } else {
         state.gateway.submit(&user.principal, request, None).await
     };
@@ -433,7 +470,11 @@ pub async fn send(State(state): State<ApiState>, f: CsrfForm<SendForm>) -> Resul
                 encoding: form.encoding,
                 delivery_report: form.delivery_report.is_some(),
             };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(page.render()?)).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::response::Html(page.render()?),
+            )
+                .into_response())
         }
         Err(e) => Err(PanelError::app(e, user.lang)),
     }
@@ -622,7 +663,11 @@ pub async fn cancel(
 ) -> Result<Response, PanelError> {
     let lang = f.user.lang;
     let id = parse_message_id(&id, lang)?;
-    state.gateway.cancel_message(&f.user.principal, id).await.or_panel(lang)?;
+    state
+        .gateway
+        .cancel_message(&f.user.principal, id)
+        .await
+        .or_panel(lang)?;
     Ok(see_other(&format!("/panel/messages/{id}")))
 }
 
@@ -773,7 +818,10 @@ fn registration(stat: Option<u64>) -> &'static str {
 fn modem_row(m: &crate::app::ModemRecord) -> ModemRow {
     let s = &m.state;
     let text = |k: &str| s.get(k).and_then(|v| v.as_str()).unwrap_or("—").to_owned();
-    let rssi = s.get("signal").and_then(|v| v.as_u64()).and_then(|v| u8::try_from(v).ok());
+    let rssi = s
+        .get("signal")
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u8::try_from(v).ok());
     ModemRow {
         name: m.name.clone().unwrap_or_else(|| m.id.clone()),
         up: m.up,
@@ -814,7 +862,10 @@ struct ModemRowsFragment {
 }
 
 async fn modem_rows_of(state: &ApiState, user: &PanelUser) -> Result<Vec<ModemRow>, PanelError> {
-    state.gateway.require_operator(&user.principal).or_panel(user.lang)?;
+    state
+        .gateway
+        .require_operator(&user.principal)
+        .or_panel(user.lang)?;
     let modems = state.gateway.modems(&user.principal).await.or_panel(user.lang)?;
     Ok(modems.iter().map(modem_row).collect())
 }
@@ -863,7 +914,10 @@ pub struct InjectForm {
 }
 
 /// Operators, simulated bank only: delivers an SMS to a simulated modem as if the network sent it.
-pub async fn sim_inject(State(state): State<ApiState>, f: CsrfForm<InjectForm>) -> Result<Response, PanelError> {
+pub async fn sim_inject(
+    State(state): State<ApiState>,
+    f: CsrfForm<InjectForm>,
+) -> Result<Response, PanelError> {
     let CsrfForm { user, form } = f;
     let lang = user.lang;
     state.gateway.require_operator(&user.principal).or_panel(lang)?;
@@ -905,8 +959,17 @@ struct AccountsPage {
     rows: Vec<AccountRow>,
 }
 
-async fn accounts_page(state: &ApiState, user: &PanelUser, mut c: Chrome, status: StatusCode) -> Result<Response, PanelError> {
-    let accounts = state.gateway.accounts(&user.principal).await.or_panel(user.lang)?;
+async fn accounts_page(
+    state: &ApiState,
+    user: &PanelUser,
+    mut c: Chrome,
+    status: StatusCode,
+) -> Result<Response, PanelError> {
+    let accounts = state
+        .gateway
+        .accounts(&user.principal)
+        .await
+        .or_panel(user.lang)?;
     c.nav = "accounts";
     let page = AccountsPage {
         c,
@@ -1030,7 +1093,11 @@ fn account_error(user: &PanelUser, message: String) -> Result<Response, PanelErr
     let mut c = Chrome::of(user, "account");
     c.error = Some(message);
     let page = AccountPage { c };
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(page.render()?)).into_response())
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::response::Html(page.render()?),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -1072,7 +1139,10 @@ pub async fn change_password(
     state.auth.forget_account(id.0);
     user.sessions.remove_account(id);
     Ok((
-        [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)),
+        )],
         Redirect::to("/panel/login?changed=1"),
     )
         .into_response())
@@ -1101,7 +1171,10 @@ pub async fn delete_account(
     state.auth.forget_account(id.0);
     user.sessions.remove_account(id);
     Ok((
-        [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO)),
+        )],
         Redirect::to("/panel/login?deleted=1"),
     )
         .into_response())
@@ -1121,7 +1194,10 @@ pub async fn export(State(state): State<ApiState>, user: PanelUser) -> Result<Re
             (header::CONTENT_TYPE, "application/json".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"smsgate-export-{}.json\"", user.principal.login),
+                format!(
+                    "attachment; filename=\"smsgate-export-{}.json\"",
+                    user.principal.login
+                ),
             ),
         ],
         body,

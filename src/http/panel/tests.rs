@@ -19,7 +19,11 @@ async fn app() -> (axum::Router, Gateway, tempfile::TempDir) {
     let settings = Settings::default_with_data_dir(dir.path());
     let (gateway, _) = Gateway::open(settings).await.unwrap();
     let hasher = PasswordHasher::insecure_fast();
-    for (login, role) in [("alice", Role::Client), ("bob", Role::Client), ("tech", Role::Technician)] {
+    for (login, role) in [
+        ("alice", Role::Client),
+        ("bob", Role::Client),
+        ("tech", Role::Technician),
+    ] {
         gateway
             .create_account(None, login, hasher.hash(PASSWORD).unwrap(), role)
             .await
@@ -49,7 +53,10 @@ fn set_cookie_value(r: &axum::response::Response, name: &str) -> Option<String> 
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix(&format!("{name}=")).map(|v| v.split(';').next().unwrap_or("").to_owned()))
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}="))
+                .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        })
 }
 
 fn hidden_csrf(html: &str) -> String {
@@ -67,7 +74,10 @@ async fn login(app: &axum::Router, login: &str, password: &str) -> (StatusCode, 
     let pre = set_cookie_value(&page, LOGIN_CSRF_COOKIE).unwrap();
     let csrf = hidden_csrf(&body_text(page).await);
     assert_eq!(pre, csrf);
-    let body = format!("login={login}&password={}&csrf={csrf}", password.replace(' ', "+"));
+    let body = format!(
+        "login={login}&password={}&csrf={csrf}",
+        password.replace(' ', "+")
+    );
     let r = app
         .clone()
         .oneshot(
@@ -119,7 +129,12 @@ async fn login_sets_a_locked_down_session_cookie_and_wrong_passwords_fail() {
         .oneshot(Request::get("/panel/login").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert!(page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    assert!(
+        page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     let (status, cookie) = login(&app, "alice", PASSWORD).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = cookie.unwrap();
@@ -136,7 +151,10 @@ async fn login_form_needs_its_double_submit_token() {
         .oneshot(
             Request::post("/panel/login")
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("login=alice&password={}&csrf=x", PASSWORD.replace(' ', "+"))))
+                .body(Body::from(format!(
+                    "login=alice&password={}&csrf=x",
+                    PASSWORD.replace(' ', "+")
+                )))
                 .unwrap(),
         )
         .await
@@ -163,18 +181,39 @@ async fn posts_without_the_session_csrf_token_are_refused() {
     let check = |extra: &'static str| {
         let app = app.clone();
         let session = session.clone();
-        async move { post(&app, "/panel/send", &session, format!("{form}{extra}")).await.status() }
+        async move {
+            post(&app, "/panel/send", &session, format!("{form}{extra}"))
+                .await
+                .status()
+        }
     };
     assert_eq!(check("").await, StatusCode::FORBIDDEN);
     assert_eq!(check("&csrf=").await, StatusCode::FORBIDDEN);
     assert_eq!(check("&csrf=guess").await, StatusCode::FORBIDDEN);
     let alice = crate::app::Principal::of(&gw.find_account_by_login("alice").await.unwrap().unwrap());
-    assert!(gw.list_messages(&alice, Default::default()).await.unwrap().items.is_empty(), "nothing sent");
+    assert!(
+        gw.list_messages(&alice, Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing sent"
+    );
 
     let page = body_text(get(&app, "/panel/send", &session).await).await;
     let csrf = hidden_csrf(&page);
-    assert_eq!(check(Box::leak(format!("&csrf={csrf}").into_boxed_str())).await, StatusCode::SEE_OTHER);
-    assert_eq!(gw.list_messages(&alice, Default::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        check(Box::leak(format!("&csrf={csrf}").into_boxed_str())).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        gw.list_messages(&alice, Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -182,7 +221,11 @@ async fn logout_ends_the_session_and_clients_cannot_see_others_messages() {
     let (app, gw, _dir) = app().await;
     let bob = crate::app::Principal::of(&gw.find_account_by_login("bob").await.unwrap().unwrap());
     let sent = gw
-        .submit(&bob, SubmitRequest::new(vec!["+48600100200".into()], "bob's secret"), None)
+        .submit(
+            &bob,
+            SubmitRequest::new(vec!["+48600100200".into()], "bob's secret"),
+            None,
+        )
         .await
         .unwrap();
     let path = format!("/panel/messages/{}", sent[0].id);
@@ -197,14 +240,24 @@ async fn logout_ends_the_session_and_clients_cannot_see_others_messages() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(!body_text(r).await.contains("bob's secret"));
     // Clients do not get the modem bank.
-    assert_eq!(get(&app, "/panel/modems", &alice_session).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&app, "/panel/modems", &alice_session).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let (_, tech) = login(&app, "tech", PASSWORD).await;
-    assert_eq!(get(&app, "/panel/modems", &tech.unwrap()).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&app, "/panel/modems", &tech.unwrap()).await.status(),
+        StatusCode::OK
+    );
 
     let csrf = hidden_csrf(&body_text(get(&app, "/panel/dashboard", &bob_session).await).await);
     let r = post(&app, "/panel/logout", &bob_session, format!("csrf={csrf}")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(get(&app, &path, &bob_session).await.status(), StatusCode::SEE_OTHER, "session gone");
+    assert_eq!(
+        get(&app, &path, &bob_session).await.status(),
+        StatusCode::SEE_OTHER,
+        "session gone"
+    );
 }
 
 #[tokio::test]
@@ -214,13 +267,21 @@ async fn disabling_an_account_ends_its_sessions() {
     let session = session.unwrap();
     let alice = gw.find_account_by_login("alice").await.unwrap().unwrap();
     let admin = gw
-        .create_account(None, "root", PasswordHasher::insecure_fast().hash(PASSWORD).unwrap(), Role::Admin)
+        .create_account(
+            None,
+            "root",
+            PasswordHasher::insecure_fast().hash(PASSWORD).unwrap(),
+            Role::Admin,
+        )
         .await
         .unwrap();
     gw.set_account_disabled(&crate::app::Principal::of(&admin), alice.id, true)
         .await
         .unwrap();
-    assert_eq!(get(&app, "/panel/dashboard", &session).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        get(&app, "/panel/dashboard", &session).await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -232,10 +293,17 @@ async fn counter_is_the_encoders_count() {
     let check = |text: &'static str, alphabet: &'static str, parts: u64| {
         let (app, session, csrf) = (app.clone(), session.clone(), csrf.clone());
         async move {
-            let body = format!("csrf={csrf}&text={}", percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC));
+            let body = format!(
+                "csrf={csrf}&text={}",
+                percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
+            );
             let r = post(&app, "/panel/count", &session, body).await;
             let v: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
-            assert_eq!((v["alphabet"].as_str().unwrap(), v["parts"].as_u64().unwrap()), (alphabet, parts), "{text}");
+            assert_eq!(
+                (v["alphabet"].as_str().unwrap(), v["parts"].as_u64().unwrap()),
+                (alphabet, parts),
+                "{text}"
+            );
         }
     };
     check("hello", "GSM-7", 1).await;
@@ -259,9 +327,13 @@ fn signal_bars_table() {
 
 #[test]
 fn recipients_split() {
-    let check = |field: &str, expect: &[&str]| assert_eq!(super::pages::split_recipients(field), expect, "{field:?}");
+    let check =
+        |field: &str, expect: &[&str]| assert_eq!(super::pages::split_recipients(field), expect, "{field:?}");
     check("+48600100200", &["+48600100200"]);
-    check("+48600100200\n+48600100201\r\n", &["+48600100200", "+48600100201"]);
+    check(
+        "+48600100200\n+48600100201\r\n",
+        &["+48600100200", "+48600100201"],
+    );
     check("1, 2;3", &["1", "2", "3"]);
     check(" \n ,", &[]);
 }

@@ -150,16 +150,16 @@ try {
     const page = tech.page;
     await page.locator("#sim-modem").selectOption("0");
     await page.locator("#sim-from").fill("+48600100200");
-    await page.locator("#sim-text").fill("Odpowiedź: dziękuję 👍");
+    await page.locator("#sim-text").fill("Odpowiedź: dziękuję 😀");
     await page.getByRole("button", { name: "Deliver" }).click();
     await page.getByText("Delivered to the simulated modem.").waitFor();
     const inbox = acme.page;
     for (let i = 0; i < 60; i++) {
       await inbox.goto(`${BASE}/panel/inbox`);
-      if (await inbox.getByText("Odpowiedź: dziękuję 👍").count()) break;
+      if (await inbox.getByText("Odpowiedź: dziękuję 😀").count()) break;
       await inbox.waitForTimeout(500);
     }
-    await inbox.getByText("Odpowiedź: dziękuję 👍").waitFor();
+    await inbox.getByText("Odpowiedź: dziękuję 😀").waitFor();
     await inbox.getByRole("link", { name: "+48600100200" }).first().click();
     await inbox.locator(".conversation li.out").first().waitFor();
     await inbox.locator(".conversation li.in").filter({ hasText: "dziękuję" }).waitFor();
