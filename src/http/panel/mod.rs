@@ -66,6 +66,7 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("accounts.html", include_str!("templates/accounts.html")),
     ("account.html", include_str!("templates/account.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("tokens.html", include_str!("templates/tokens.html")),
     ("error.html", include_str!("templates/error.html")),
 ];
 
@@ -92,6 +93,9 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/modems", get(pages::modems))
         .route("/panel/modems/rows", get(pages::modem_rows))
         .route("/panel/sim/inject", post(pages::sim_inject))
+        .route("/panel/sim/plug", post(pages::sim_plug))
+        .route("/panel/tokens", get(pages::tokens).post(pages::create_token))
+        .route("/panel/tokens/{id}/revoke", post(pages::revoke_token))
         .route(
             "/panel/accounts",
             get(pages::accounts).post(pages::create_account),

@@ -942,6 +942,176 @@ pub async fn sim_inject(
     Ok(see_other("/panel/modems?injected=1"))
 }
 
+#[derive(Deserialize)]
+pub struct PlugForm {
+    modem: usize,
+    action: String,
+}
+
+/// Operators, simulated bank only: unplugs or replugs a simulated modem (to rehearse failures).
+pub async fn sim_plug(State(state): State<ApiState>, f: CsrfForm<PlugForm>) -> Result<Response, PanelError> {
+    let CsrfForm { user, form } = f;
+    let lang = user.lang;
+    state.gateway.require_operator(&user.principal).or_panel(lang)?;
+    let control = state
+        .gateway
+        .sim_control()
+        .await
+        .ok_or_else(|| PanelError::app(AppError::NotFound("simulated modem bank"), lang))?;
+    let result = match form.action.as_str() {
+        "unplug" => control.unplug(form.modem).await,
+        "replug" => control.replug(form.modem).await,
+        _ => {
+            return Err(PanelError::app(
+                AppError::validation("action", "must be unplug or replug"),
+                lang,
+            ));
+        }
+    };
+    result.map_err(|e| PanelError::app(AppError::validation("modem", e.to_string()), lang))?;
+    state
+        .gateway
+        .audit(
+            Some(&user.principal),
+            None,
+            Some(user.peer.to_string()),
+            &format!("sim.{}", form.action),
+            Some(format!("modem={}", form.modem)),
+        )
+        .await;
+    Ok(see_other("/panel/modems"))
+}
+
+// ---- API tokens ----
+
+struct TokenRow {
+    id: String,
+    name: String,
+    scopes: String,
+    expires: String,
+    revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    c: Chrome,
+    rows: Vec<TokenRow>,
+    scopes: Vec<&'static str>,
+    /// The plaintext of a token just created (shown once).
+    created: Option<String>,
+}
+
+async fn tokens_page(
+    state: &ApiState,
+    user: &PanelUser,
+    c: Chrome,
+    created: Option<String>,
+) -> Result<Response, PanelError> {
+    let tokens = state.gateway.tokens(&user.principal).await.or_panel(user.lang)?;
+    html(&TokensPage {
+        c,
+        rows: tokens
+            .iter()
+            .map(|t| TokenRow {
+                id: t.id.0.to_string(),
+                name: t.name.clone(),
+                scopes: t.scopes.clone(),
+                expires: t
+                    .expires_at
+                    .map(fmt_time)
+                    .unwrap_or_else(|| Tr(user.lang).s("tok.never").to_owned()),
+                revoked: t.revoked,
+            })
+            .collect(),
+        scopes: crate::auth::Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        created,
+    })
+}
+
+pub async fn tokens(State(state): State<ApiState>, user: PanelUser) -> Result<Response, PanelError> {
+    let c = Chrome::of(&user, "tokens");
+    tokens_page(&state, &user, c, None).await
+}
+
+/// Longest token lifetime offered (days); the API allows the same ten years.
+const MAX_TOKEN_DAYS: u64 = 3660;
+
+/// Creates a token: the body is read as pairs because `scope` repeats (one per ticked box).
+pub async fn create_token(
+    State(state): State<ApiState>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PanelError> {
+    let CsrfForm { user, form } = f;
+    let lang = user.lang;
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mut scopes = std::collections::BTreeSet::new();
+    for (_, v) in form.iter().filter(|(k, _)| k == "scope") {
+        scopes.insert(
+            v.parse::<crate::auth::Scope>()
+                .map_err(|m| PanelError::app(AppError::validation("scope", m), lang))?,
+        );
+    }
+    let days = field("expires_days");
+    let expires_at = match days.parse::<u64>() {
+        _ if days.is_empty() => None,
+        Ok(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => {
+            Some(OffsetDateTime::now_utc() + time::Duration::days(d as i64))
+        }
+        _ => {
+            return Err(PanelError::app(
+                AppError::validation("expires_days", format!("must be 1 to {MAX_TOKEN_DAYS}")),
+                lang,
+            ));
+        }
+    };
+    let new = crate::auth::token::generate();
+    let result = state
+        .gateway
+        .create_token(
+            &user.principal,
+            crate::app::NewToken {
+                token_hash: new.hash,
+                name: field("name"),
+                scopes: crate::auth::Scopes(scopes).to_string(),
+                expires_at,
+            },
+        )
+        .await;
+    let mut c = Chrome::of(&user, "tokens");
+    match result {
+        Ok(_) => tokens_page(&state, &user, c, Some(new.plaintext)).await,
+        Err(AppError::Validation { field, message }) => {
+            c.error = Some(format!("{field}: {message}"));
+            tokens_page(&state, &user, c, None).await
+        }
+        Err(e) => Err(PanelError::app(e, lang)),
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    f: CsrfForm<Empty>,
+) -> Result<Response, PanelError> {
+    let lang = f.user.lang;
+    let id = id
+        .parse::<i64>()
+        .map(crate::app::TokenId)
+        .map_err(|_| PanelError::app(AppError::NotFound("token"), lang))?;
+    state
+        .gateway
+        .revoke_token(&f.user.principal, id)
+        .await
+        .or_panel(lang)?;
+    Ok(see_other("/panel/tokens"))
+}
+
 // ---- accounts (admin) ----
 
 struct AccountRow {

@@ -43,6 +43,16 @@ async function session(login, password) {
   return { context, page };
 }
 
+// Polls in node (the panel's CSP forbids the eval that page.waitForFunction would need).
+async function until(what, fn, timeoutMs = 60000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
@@ -83,7 +93,7 @@ try {
     tech = await session("tech", PASSWORD);
     const page = tech.page;
     await page.goto(`${BASE}/panel/modems`);
-    await page.waitForFunction(() => document.querySelectorAll("#modem-rows tr.up").length >= 2, null, { timeout: 60000 });
+    await until("two modems up", async () => (await page.locator("#modem-rows tr.up").count()) >= 2);
     const imei = await page.locator("#modem-rows tr").first().locator("td").nth(4).textContent();
     assert.match(imei.trim(), /^\d{15}$/);
     await shot(page, "modems");
@@ -144,6 +154,25 @@ try {
     assert.equal(wrong.status(), 403);
     await acme.page.goto(`${BASE}/panel/messages?recipient=%2B48600100201`);
     await acme.page.getByText("No messages.").waitFor();
+  });
+
+  await step("a client creates an API token, sees it once, and it works on the REST API", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/tokens`);
+    await page.locator("#tok-name").fill("crm");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = (await page.locator("#new-token").textContent()).trim();
+    assert.match(token, /^smsg_/);
+    const me = await acme.context.request.get(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(me.status(), 200);
+    assert.equal((await me.json()).login, "acme");
+    await page.goto(`${BASE}/panel/tokens`);
+    assert.equal(await page.locator("#new-token").count(), 0, "shown only once");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Revoke" }).click();
+    await page.locator("#tokens").getByText("revoked").waitFor();
+    const after = await acme.context.request.get(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(after.status(), 401);
   });
 
   await step("an SMS injected into a simulated modem shows in the client's inbox and conversation", async () => {
@@ -214,6 +243,19 @@ try {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByText("Wrong login or password.").waitFor();
     await globex.context.close();
+  });
+
+  await step("a technician sees a simulated modem go down when unplugged and come back when replugged", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/modems`);
+    await page.locator("#plug-modem").selectOption("1");
+    await page.getByRole("button", { name: "Unplug" }).click();
+    await until("a modem down", async () => (await page.locator("#modem-rows tr.down").count()) >= 1);
+    await shot(page, "modems-down");
+    await page.locator("#plug-modem").selectOption("1");
+    await page.getByRole("button", { name: "Replug" }).click();
+    await until("both modems up again", async () =>
+      (await page.locator("#modem-rows tr.up").count()) >= 2 && (await page.locator("#modem-rows tr.down").count()) === 0, 90000);
   });
 
   await step("the admin's audit log shows panel logins and the deletion", async () => {
