@@ -67,6 +67,7 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("account.html", include_str!("templates/account.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("tokens.html", include_str!("templates/tokens.html")),
+    ("webhooks.html", include_str!("templates/webhooks.html")),
     ("error.html", include_str!("templates/error.html")),
 ];
 
@@ -96,6 +97,11 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/sim/plug", post(pages::sim_plug))
         .route("/panel/tokens", get(pages::tokens).post(pages::create_token))
         .route("/panel/tokens/{id}/revoke", post(pages::revoke_token))
+        .route(
+            "/panel/webhooks",
+            get(pages::webhooks).post(pages::create_webhook),
+        )
+        .route("/panel/webhooks/{id}/delete", post(pages::delete_webhook))
         .route(
             "/panel/accounts",
             get(pages::accounts).post(pages::create_account),

@@ -1112,6 +1112,112 @@ pub async fn revoke_token(
     Ok(see_other("/panel/tokens"))
 }
 
+// ---- webhooks ----
+
+struct WebhookRow {
+    id: i64,
+    url: String,
+    events: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct WebhooksPage {
+    c: Chrome,
+    rows: Vec<WebhookRow>,
+    events: Vec<&'static str>,
+    /// The signing secret of a webhook just created (shown once).
+    created: Option<String>,
+}
+
+async fn webhooks_page(
+    state: &ApiState,
+    user: &PanelUser,
+    c: Chrome,
+    created: Option<String>,
+) -> Result<Response, PanelError> {
+    let hooks = state
+        .gateway
+        .webhooks(&user.principal)
+        .await
+        .or_panel(user.lang)?;
+    html(&WebhooksPage {
+        c,
+        rows: hooks
+            .iter()
+            .map(|w| WebhookRow {
+                id: w.id.0,
+                url: w.url.clone(),
+                events: w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" "),
+                created: fmt_time(w.created_at),
+            })
+            .collect(),
+        events: crate::app::EventType::ALL.iter().map(|e| e.as_str()).collect(),
+        created,
+    })
+}
+
+pub async fn webhooks(State(state): State<ApiState>, user: PanelUser) -> Result<Response, PanelError> {
+    let c = Chrome::of(&user, "webhooks");
+    webhooks_page(&state, &user, c, None).await
+}
+
+/// Creates a webhook with a generated signing secret (`event` repeats: one per ticked box).
+pub async fn create_webhook(
+    State(state): State<ApiState>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PanelError> {
+    let CsrfForm { user, form } = f;
+    let lang = user.lang;
+    let mut events = Vec::new();
+    for (_, v) in form.iter().filter(|(k, _)| k == "event") {
+        events.push(
+            v.parse::<crate::app::EventType>()
+                .map_err(|e| PanelError::app(AppError::validation("event", e.to_string()), lang))?,
+        );
+    }
+    let url = form
+        .iter()
+        .find(|(k, _)| k == "url")
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
+    let secret = format!("whsec_{}", session::random_token());
+    let result = state
+        .gateway
+        .create_webhook(
+            &user.principal,
+            crate::app::NewWebhook {
+                url,
+                secret: secret.clone(),
+                events,
+            },
+        )
+        .await;
+    let mut c = Chrome::of(&user, "webhooks");
+    match result {
+        Ok(_) => webhooks_page(&state, &user, c, Some(secret)).await,
+        Err(AppError::Validation { field, message }) => {
+            c.error = Some(format!("{field}: {message}"));
+            webhooks_page(&state, &user, c, None).await
+        }
+        Err(e) => Err(PanelError::app(e, lang)),
+    }
+}
+
+pub async fn delete_webhook(
+    State(state): State<ApiState>,
+    Path(id): Path<i64>,
+    f: CsrfForm<Empty>,
+) -> Result<Response, PanelError> {
+    state
+        .gateway
+        .delete_webhook(&f.user.principal, crate::app::WebhookId(id))
+        .await
+        .or_panel(f.user.lang)?;
+    Ok(see_other("/panel/webhooks"))
+}
+
 // ---- accounts (admin) ----
 
 struct AccountRow {

@@ -337,3 +337,17 @@ fn recipients_split() {
     check("1, 2;3", &["1", "2", "3"]);
     check(" \n ,", &[]);
 }
+
+#[tokio::test]
+async fn repeated_failures_lock_the_panel_login_like_the_api() {
+    let (app, _gw, _dir) = app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(login(&app, "alice", "wrong password!!").await.0);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // While throttled even the right password does not open a session, and the page says why.
+    let (status, cookie) = login(&app, "alice", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(cookie.is_none());
+}

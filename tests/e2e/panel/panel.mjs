@@ -175,12 +175,25 @@ try {
     assert.equal(after.status(), 401);
   });
 
+  await step("a client adds a webhook (secret shown once) and deletes it", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/webhooks`);
+    await page.locator("#wh-url").fill("https://127.0.0.1:9/hook");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    assert.match((await page.locator("#new-secret").textContent()).trim(), /^whsec_/);
+    await page.locator("#webhooks").getByText("https://127.0.0.1:9/hook").waitFor();
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/\/panel\/webhooks$/);
+    assert.equal(await page.locator("#webhooks").count(), 0);
+  });
+
   await step("an SMS injected into a simulated modem shows in the client's inbox and conversation", async () => {
     const page = tech.page;
     await page.locator("#sim-modem").selectOption("0");
     await page.locator("#sim-from").fill("+48600100200");
     await page.locator("#sim-text").fill("Odpowiedź: dziękuję 😀");
-    await page.getByRole("button", { name: "Deliver" }).click();
+    await page.getByRole("button", { name: "Deliver", exact: true }).click();
     await page.getByText("Delivered to the simulated modem.").waitFor();
     const inbox = acme.page;
     for (let i = 0; i < 60; i++) {
@@ -249,11 +262,11 @@ try {
     const page = tech.page;
     await page.goto(`${BASE}/panel/modems`);
     await page.locator("#plug-modem").selectOption("1");
-    await page.getByRole("button", { name: "Unplug" }).click();
+    await page.getByRole("button", { name: "Unplug", exact: true }).click();
     await until("a modem down", async () => (await page.locator("#modem-rows tr.down").count()) >= 1);
     await shot(page, "modems-down");
     await page.locator("#plug-modem").selectOption("1");
-    await page.getByRole("button", { name: "Replug" }).click();
+    await page.getByRole("button", { name: "Replug", exact: true }).click();
     await until("both modems up again", async () =>
       (await page.locator("#modem-rows tr.up").count()) >= 2 && (await page.locator("#modem-rows tr.down").count()) === 0, 90000);
   });
