@@ -216,7 +216,7 @@ impl IntoResponse for PanelError {
             }
         };
         let page = ErrorPage {
-            c: Chrome::public(lang, "error"),
+            c: Chrome::public(lang, "dashboard"),
             message,
         };
         match page.render() {

@@ -66,7 +66,11 @@
     var url = body.getAttribute("data-poll");
     setInterval(function () {
       fetch(url, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) {
+          // An ended session redirects to the login page: show it instead of pasting it into the table.
+          if (r.redirected) { window.location.reload(); return null; }
+          return r.ok ? r.text() : null;
+        })
         .then(function (html) { if (html !== null) body.innerHTML = html; })
         .catch(function () {});
     }, 2000);
