@@ -6,6 +6,7 @@
 pub mod client;
 pub mod extract;
 pub mod kannel;
+pub mod panel;
 pub mod problem;
 pub mod ratelimit;
 pub mod redirect;
@@ -136,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
         .merge(soap::soap_router())
+        .merge(panel::router())
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/api/v1/docs") }),
