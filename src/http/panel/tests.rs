@@ -39,6 +39,7 @@ async fn app() -> (axum::Router, Gateway, tempfile::TempDir) {
         gateway: gateway.clone(),
         auth,
         max_body_bytes: 1 << 20,
+        rate_limit: None,
     });
     (app, gateway, dir)
 }
