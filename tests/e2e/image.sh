@@ -65,8 +65,10 @@ DEB=$(ls target/debian/smsgate_*.deb)
 lap ".deb build ($PROFILE)"
 
 listing=$(dpkg-deb -c "$DEB")
-check_entry() { # MODE OWNER PATH
-	echo "$listing" | awk -v m="$1" -v o="$2" -v p="./$3" '$1 == m && $2 == o && $6 == p { found = 1 } END { exit !found }' \
+check_entry() { # MODE OWNER PATH (cargo-deb writes owners as numbers: root/root is 0/0)
+	echo "$listing" | awk -v m="$1" -v o="$2" -v p="./$3" '
+		{ owner = ($2 == "0/0") ? "root/root" : $2 }
+		$1 == m && owner == o && $6 == p { found = 1 } END { exit !found }' \
 		|| fail "$DEB: expected $1 $2 $3, listing has: $(echo "$listing" | grep -F "$3" || echo nothing)"
 }
 check_entry -rwxr-xr-x root/root usr/bin/smsgate
