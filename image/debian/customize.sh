@@ -66,5 +66,6 @@ if [ -e "$ROOT/usr/lib/systemd/system/rauc-mark-good.service" ]; then
 fi
 ln -sf /run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
 # The overlay copy above gives its directories the checkout's modes (/etc/smsgate 0755): put the
-# package's owners and modes back.
-chroot "$ROOT" systemd-tmpfiles --create smsgate.conf
+# package's (config/smsgate.tmpfiles.conf) back.
+chmod 0750 "$ROOT/etc/smsgate"
+chroot "$ROOT" chgrp smsgate /etc/smsgate

@@ -129,6 +129,9 @@ sfdisk --dump "$OUT/smsgate-debian.img" | grep -c 'name="\(esp\|rootfs_a\|rootfs
 
 # Purge and reinstall: the conffile goes with purge, the user and the data stay (retention), and a
 # second install over an existing user works.
+# Maintainer scripts run systemd-tmpfiles, which needs /proc.
+mount -t proc proc "$ROOT/proc"
+trap 'umount "$ROOT/proc" 2>/dev/null || true; rm -rf "$ctrl"' EXIT
 in_root dpkg --purge smsgate >/dev/null
 [ ! -e "$ROOT/etc/smsgate/smsgate.toml" ] || fail "purge left the conffile"
 [ ! -e "$ROOT/usr/bin/smsgate" ] || fail "purge left the binary"
@@ -137,6 +140,7 @@ cp "$DEB" "$ROOT/tmp/smsgate.deb"
 in_root dpkg -i /tmp/smsgate.deb >/dev/null
 rm -f "$ROOT/tmp/smsgate.deb"
 [ "$(in_root stat -c '%U:%G %a' /etc/smsgate/smsgate.toml)" = "root:smsgate 640" ] || fail "reinstall: smsgate.toml owner/mode"
+umount "$ROOT/proc"
 lap "rootfs checks"
 
 case "$SMOKE" in
