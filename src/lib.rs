@@ -5,5 +5,14 @@
 /// The SMS TPDU codec (lives in its own crate so that hw-sim can share it).
 pub use smsgate_pdu as pdu;
 
+pub mod app;
+pub mod at;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod dispatch;
+pub mod http;
 pub mod modem;
 pub mod ops;
+pub mod store;
+pub mod tls;

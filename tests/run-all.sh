@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3 udev systemd)
+APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite3 udev systemd libxml2-utils python3-zeep)
 
 missing=()
+# The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
+APT_PACKAGES+=(python3-gammu)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -27,7 +29,8 @@ fi
 for d in smsd bearerbox smsbox gammu-smsd; do pkill -x "$d" 2>/dev/null || true; done
 
 echo "== cargo test (workspace)"
-cargo test --workspace --all-targets --locked
+# Benches are compiled by clippy --all-targets; running them is for `cargo bench` (release), not here.
+cargo test --workspace --lib --bins --tests --examples --locked
 cargo test --workspace --doc --locked
 
 if [ -d tests/e2e ]; then

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 fn recv(sock: &UnixDatagram) -> String {
     let mut buf = [0u8; 512];
-    let n = sock.recv(&mut buf).expect("datagram");
+    let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no datagram: {e}"));
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 

@@ -1,6 +1,8 @@
 //! Table-driven check of the modem udev rules: a small evaluator of the rule subset the file uses runs
 //! each device of the table through `udev/80-smsgate-modems.rules` and compares the outcome (modem port?
 //! AT port? ModemManager ignored?) with what the vendor documentation says.
+#![allow(clippy::expect_used)] // test-only parser: a malformed rules file should fail loudly
+
 use std::collections::HashMap;
 
 const RULES: &str = include_str!("../udev/80-smsgate-modems.rules");
@@ -175,7 +177,7 @@ fn interface_table_matches_vendor_layouts() {
         let ignored = env.get("ID_MM_DEVICE_IGNORE").map(String::as_str) == Some("1");
         assert_eq!(ignored, modem, "{case}: ModemManager ignore flag");
         assert_eq!(
-            env.get("GROUP").is_some(),
+            env.contains_key("GROUP"),
             modem,
             "{case}: group for the service user"
         );

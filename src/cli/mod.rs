@@ -1,6 +1,11 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod config;
+pub mod modem;
+pub mod pdu;
+pub mod serve;
+
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
 #[command(name = "smsgate", version, about)]
@@ -10,8 +15,22 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Encode or decode SMS PDUs (3GPP TS 23.040).
+    Pdu(pdu::PduArgs),
+    /// Talk to a modem directly on its port: raw AT, info, send, USSD.
+    Modem(modem::ModemArgs),
+    /// Validate a configuration file or print the defaults.
+    Config(config::ConfigArgs),
+    /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Pdu(args) => pdu::run(args),
+        Command::Modem(args) => modem::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Config(args) => config::run(args),
+    }
 }

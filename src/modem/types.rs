@@ -149,6 +149,8 @@ impl ModemState {
 pub type StoredAck = oneshot::Sender<()>;
 
 /// What a modem reports to the gateway.
+// `State` is larger than the others; events are few per second, so boxing would only cost clarity.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ModemEvent {
     /// An SMS-DELIVER arrived (one part of a possibly concatenated message), raw octets incl. SMSC field.

@@ -35,7 +35,7 @@ do_install:append() {
     install -d ${D}${nonarch_base_libdir}/udev/rules.d
     install -m 0644 ${S}/udev/80-smsgate-modems.rules ${D}${nonarch_base_libdir}/udev/rules.d/
     install -d -m 0750 ${D}${sysconfdir}/smsgate
-    install -m 0640 -g smsgate ${S}/config/smsgate.toml ${D}${sysconfdir}/smsgate/smsgate.toml
+    install -m 0640 -g smsgate ${S}/config/appliance.toml ${D}${sysconfdir}/smsgate/smsgate.toml
 }
 
 FILES:${PN} += "${systemd_system_unitdir}/smsgate.service \
