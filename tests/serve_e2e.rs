@@ -130,6 +130,21 @@ fn first_start_login_reload_stop_restart() {
         &format!("https://{base}/api/v1/me"),
     ]);
     assert!(me.contains("\"role\":\"admin\""), "{me}");
+    // Probes need no credentials; without modems the gateway is alive but not ready.
+    let health = curl(&["-sS", "--cacert", &ca, &format!("https://{base}/healthz")]);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let ready = curl(&[
+        "-sS",
+        "-w",
+        " %{http_code}",
+        "--cacert",
+        &ca,
+        &format!("https://{base}/readyz"),
+    ]);
+    assert!(
+        ready.ends_with(" 503") && ready.contains("no modem configured"),
+        "{ready}"
+    );
     let wrong = curl(&[
         "-sS",
         "--cacert",
@@ -293,6 +308,18 @@ fn serve_with_simulated_modems_sends_for_real() {
         assert!(std::time::Instant::now() < deadline, "not delivered: {m}");
         std::thread::sleep(Duration::from_millis(300));
     }
+    let ready = curl(&[
+        "-sS",
+        "-w",
+        " %{http_code}",
+        "--cacert",
+        &ca,
+        &format!("https://{base}/readyz"),
+    ]);
+    assert!(
+        ready.ends_with(" 200") && ready.contains("\"database\":\"ok\""),
+        "{ready}"
+    );
     serve.signal("TERM");
     serve.wait_for("smsgate stopped");
     assert!(serve.child.wait().unwrap().success());

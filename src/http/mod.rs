@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 pub mod client;
 pub mod extract;
+pub mod health;
 pub mod kannel;
 pub mod panel;
 pub mod problem;
@@ -136,6 +137,8 @@ pub fn router(state: ApiState) -> Router {
     let app = Router::new()
         .nest("/api/v1", api)
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .merge(soap::soap_router())
         .merge(panel::router())
         .route(
