@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod bench;
 pub mod modem;
 pub mod pdu;
 pub mod serve;
@@ -21,6 +22,8 @@ pub enum Command {
     Modem(modem::ModemArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Benchmark smsgate and peer daemons on a simulated modem bank (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pdu(args) => pdu::run(args),
         Command::Modem(args) => modem::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
