@@ -121,6 +121,8 @@ pub struct Accounting {
     pub duplicated: usize,
     /// Messages whose text or recipient arrived altered.
     pub corrupted: usize,
+    /// The first altered message, for the notes.
+    pub corrupted_example: Option<String>,
     /// Accept → sent latency of each delivered message, in milliseconds.
     pub latencies_ms: Vec<f64>,
     /// Unix ms of the last part the network accepted.
@@ -155,6 +157,12 @@ pub fn account(
                 let first = copies[0];
                 if first.text != m.text || first.to != m.to {
                     acc.corrupted += 1;
+                    if acc.corrupted_example.is_none() {
+                        acc.corrupted_example = Some(format!(
+                            "sent {:?} to {}, network saw {:?} to {}",
+                            m.text, m.to, first.text, first.to
+                        ));
+                    }
                 } else {
                     acc.delivered += 1;
                 }
@@ -298,3 +306,40 @@ pub struct RunResult {
 
 #[cfg(test)]
 mod tests;
+
+/// A Markdown table of results, one row per run (for BENCHMARKS.md).
+pub fn markdown_table(results: &[RunResult]) -> String {
+    let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let mut s = String::from(
+        "| system | variant | modems | profile | faults | msgs / parts | accept/s | accept p99 ms | sent parts/s | \
+         drain s (ideal) | util % | accept→sent p50 / p99 ms | CPU s / 1000 parts | peak RSS MiB | lost | dup | altered |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} / {} | {:.0} | {} | {:.1} | {:.1} ({}) | {} | {} / {} | {:.3} | {:.1} | {}{} | {} | {} |\n",
+            r.system,
+            r.variant,
+            r.modems,
+            r.profile,
+            r.faults,
+            r.accepted,
+            r.parts,
+            r.accept_rate,
+            opt(r.accept_latency_ms.p99, 1),
+            r.send_rate,
+            r.drain_s,
+            opt(r.ideal_drain_s, 1),
+            opt(r.utilisation_pct, 1),
+            opt(r.latency_ms.p50, 0),
+            opt(r.latency_ms.p99, 0),
+            r.cpu_s_per_1000,
+            r.peak_rss_mib,
+            r.lost,
+            if r.reported_unsent > 0 { format!(" (+{} reported)", r.reported_unsent) } else { String::new() },
+            r.duplicated,
+            r.corrupted,
+        ));
+    }
+    s
+}

@@ -130,9 +130,11 @@ pub fn kannel_conf(dir: &Path, modems: &[(&Path, &str)], ports: KannelPorts, var
     let _ = write!(
         c,
         "\n{KANNEL_MODEMS_GENERIC}\ngroup = smsbox\nbearerbox-host = 127.0.0.1\nbearerbox-port = {}\nsendsms-port = {}\n\
-         sendsms-interface = 127.0.0.1\nlog-file = \"{d}/smsbox.log\"\nlog-level = 1\nmax-pending-requests = 4096\n\n\
+         global-sender = \"{sender}\"\nsendsms-interface = 127.0.0.1\nlog-file = \"{d}/smsbox.log\"\nlog-level = 1\nmax-pending-requests = 4096\n\n\
          group = sendsms-user\nusername = {KANNEL_USER}\npassword = {KANNEL_PASSWORD}\nmax-messages = 10\nconcatenation = true\n",
-        ports.smsbox, ports.sendsms
+        ports.smsbox,
+        ports.sendsms,
+        sender = modems.first().map_or("", |m| m.1),
     );
     c
 }
