@@ -33,7 +33,7 @@ fn workload_keeps_shares_and_unique_tags() {
         assert_eq!(tag_of(&m.text), Some(m.tag.as_str()));
         // Every text really needs the parts it claims (GSM-7 160/153 septets, UCS-2 70).
         let chars = m.text.chars().count();
-        let ucs2 = m.text.chars().any(|c| !c.is_ascii());
+        let ucs2 = !m.text.is_ascii();
         match (m.parts, ucs2) {
             (1, false) => assert!(chars <= 160),
             (1, true) => assert!(m.text.encode_utf16().count() <= 70),
