@@ -178,6 +178,20 @@ pub struct Scheduler {
 }
 
 /// UTC day number of a time.
+/// The union of sorted sets in ascending order, lazily (a k-way merge; k is at most 2 here).
+fn merge_sorted<'a, T: Ord + Copy>(sets: &[&'a BTreeSet<T>]) -> impl Iterator<Item = T> + 'a {
+    let mut heads: Vec<std::iter::Peekable<std::collections::btree_set::Iter<'a, T>>> =
+        sets.iter().map(|s| s.iter().peekable()).collect();
+    std::iter::from_fn(move || {
+        let (best, _) = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| h.peek().map(|v| (i, **v)))
+            .min_by_key(|&(_, v)| v)?;
+        heads[best].next().copied()
+    })
+}
+
 fn day_of(ms: i64) -> i64 {
     ms.div_euclid(DAY_MS)
 }
@@ -514,13 +528,13 @@ impl Scheduler {
             accounts.sort_by_key(|a| (self.served.get(a).copied().unwrap_or(0), *a));
             accounts.dedup();
             for account in accounts {
-                let mut candidates: Vec<(u64, MessageId)> = queues
+                // The (at most two) sets are sorted already: walk them in merged order and stop at the
+                // first message that fits, instead of collecting and sorting the whole queue per pick.
+                let sets: Vec<&BTreeSet<(u64, MessageId)>> = queues
                     .iter()
                     .filter_map(|q| q.get(&prio).and_then(|a| a.get(&account)))
-                    .flat_map(|set| set.iter().copied())
                     .collect();
-                candidates.sort();
-                for (_, id) in candidates {
+                for (_, id) in merge_sorted(&sets) {
                     let Some(e) = self.jobs.get(&id) else { continue };
                     let job = &e.job;
                     if job.valid_until.is_some_and(|v| v <= now) {

@@ -434,3 +434,34 @@ fn abandoned_assignment_refunds_the_rate_window() {
     s.abandon(a.id, &m("a"));
     assert!(matches!(s.pick(&m("a"), T0), Pick::Send(x) if x.id == id(2)));
 }
+
+#[test]
+fn group_and_any_group_queues_are_served_in_arrival_order() {
+    // Modem "a" serves group "otp" and takes messages without a group too: the two ready queues are
+    // merged by arrival, not one drained before the other.
+    let mut s = sched(policy(), &[("a", "otp")]);
+    let grouped = |n| Job {
+        group: Some("otp".into()),
+        ..job(n, 1)
+    };
+    s.enqueue(job(1, 1), T0);
+    s.enqueue(grouped(2), T0);
+    s.enqueue(job(3, 1), T0);
+    s.enqueue(grouped(4), T0);
+    s.enqueue(grouped(5), T0);
+    s.enqueue(job(6, 1), T0);
+    assert_eq!(drain(&mut s, "a", T0), vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn merge_sorted_yields_the_union_in_order() {
+    let check = |sets: &[&[u32]], expect: &[u32]| {
+        let owned: Vec<BTreeSet<u32>> = sets.iter().map(|s| s.iter().copied().collect()).collect();
+        let refs: Vec<&BTreeSet<u32>> = owned.iter().collect();
+        assert_eq!(merge_sorted(&refs).collect::<Vec<_>>(), expect, "{sets:?}");
+    };
+    check(&[], &[]);
+    check(&[&[3, 1, 2]], &[1, 2, 3]);
+    check(&[&[1, 4, 6], &[2, 3, 5, 7]], &[1, 2, 3, 4, 5, 6, 7]);
+    check(&[&[], &[2]], &[2]);
+}
