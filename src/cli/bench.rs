@@ -36,6 +36,11 @@ const POLL: Duration = Duration::from_millis(250);
 const FAULT_CMS_CODE: u16 = 500;
 /// Share of the workload sent before one modem hangs in the fault run.
 const HANG_AFTER_FRACTION: f64 = 0.1;
+/// How long smsgate may take to bring the bank up: a base plus a share per modem (each modem's bring-up is
+/// a dozen AT round trips; 256 of them on a busy 2-core machine take minutes).
+const READY_BASE: Duration = Duration::from_secs(60);
+/// See [`READY_BASE`].
+const READY_PER_MODEM: Duration = Duration::from_secs(2);
 /// smsgate's send timeout in the benchmark: a hung modem's send becomes `uncertain` after this.
 const BENCH_SEND_TIMEOUT_S: u64 = 20;
 
@@ -797,10 +802,11 @@ async fn start_smsgate(
     // Ready when the API answers and lists every modem up.
     let start = Instant::now();
     let n = bank.control().count();
+    let limit = READY_BASE + READY_PER_MODEM * n as u32;
     loop {
-        if start.elapsed() > Duration::from_secs(120) {
+        if start.elapsed() > limit {
             bail!(
-                "smsgate did not bring {n} modems up within 120 s (see {}/smsgate.log)",
+                "smsgate did not bring {n} modems up within {limit:?} (see {}/smsgate.log)",
                 dir.display()
             );
         }
