@@ -414,17 +414,11 @@ async fn run_one(
         unicode_pct: args.unicode_pct,
     });
     let mut children = Children::default();
-    let outcome = drive(
-        args,
-        system,
-        variant,
-        &bank,
-        tmp.path(),
-        &work,
-        profile,
-        &mut children,
-    )
-    .await;
+    // Ctrl-C stops the run's children before exiting (they are ours to stop, nobody else's).
+    let outcome = tokio::select! {
+        r = drive(args, system, variant, &bank, tmp.path(), &work, profile, &mut children) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
     children.stop().await;
     bank.shutdown().await;
     let mut result = outcome?;
