@@ -8,6 +8,7 @@ pub use smsgate_pdu as pdu;
 pub mod app;
 pub mod at;
 pub mod auth;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod dispatch;

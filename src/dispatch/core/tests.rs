@@ -465,3 +465,21 @@ fn a_burst_wakes_different_modems_with_room() {
     assert_eq!(s.pick(&first[0], T0 + 1), Pick::Wait(None));
     assert_eq!(s.modems_to_wake(None, 5, T0 + 1), first);
 }
+
+#[test]
+fn group_and_any_group_queues_are_served_in_arrival_order() {
+    // Modem "a" serves group "otp" and takes messages without a group too: the two ready queues are
+    // merged by arrival, not one drained before the other.
+    let mut s = sched(policy(), &[("a", "otp")]);
+    let grouped = |n| Job {
+        group: Some("otp".into()),
+        ..job(n, 1)
+    };
+    s.enqueue(job(1, 1), T0);
+    s.enqueue(grouped(2), T0);
+    s.enqueue(job(3, 1), T0);
+    s.enqueue(grouped(4), T0);
+    s.enqueue(grouped(5), T0);
+    s.enqueue(job(6, 1), T0);
+    assert_eq!(drain(&mut s, "a", T0), vec![1, 2, 3, 4, 5, 6]);
+}

@@ -1,0 +1,176 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed expectation is the test failing
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::peers::{self, Variant};
+use super::procfs::{cpu_seconds_from_stat, status_kib};
+use super::*;
+
+#[test]
+fn tags_are_found_in_sent_texts() {
+    let check = |text: &str, expect: Option<&str>| assert_eq!(tag_of(text), expect, "{text}");
+    check("#b000042 The quick", Some("#b000042"));
+    check("#b7", Some("#b7"));
+    check("prefix #b000001😀", Some("#b000001"));
+    check("no tag here", None);
+}
+
+#[test]
+fn workload_keeps_shares_and_unique_tags() {
+    let w = workload(WorkloadSpec {
+        messages: 200,
+        multipart_pct: 10,
+        unicode_pct: 20,
+    });
+    assert_eq!(w.len(), 200);
+    assert_eq!(w.iter().filter(|m| m.parts == 3).count(), 20);
+    let unicode = w.iter().filter(|m| m.text.contains('ż')).count();
+    assert_eq!(unicode, 40);
+    let tags: std::collections::HashSet<_> = w.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(tags.len(), 200);
+    for m in &w {
+        assert_eq!(tag_of(&m.text), Some(m.tag.as_str()));
+        // Every text really needs the parts it claims (GSM-7 160/153 septets, UCS-2 70).
+        let chars = m.text.chars().count();
+        let ucs2 = !m.text.is_ascii();
+        match (m.parts, ucs2) {
+            (1, false) => assert!(chars <= 160),
+            (1, true) => assert!(m.text.encode_utf16().count() <= 70),
+            (3, false) => assert!(chars > 2 * 153 && chars <= 3 * 153),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn seen(m: &BenchMessage, at_ms: i64) -> SeenMessage {
+    SeenMessage {
+        text: m.text.clone(),
+        to: m.to.clone(),
+        at_ms,
+    }
+}
+
+#[test]
+fn accounting_finds_lost_duplicated_and_corrupted() {
+    let w = workload(WorkloadSpec {
+        messages: 5,
+        multipart_pct: 0,
+        unicode_pct: 0,
+    });
+    let accepted: HashMap<String, i64> = w[..4].iter().map(|m| (m.tag.clone(), 1_000)).collect();
+    let mut altered = seen(&w[2], 1_300);
+    altered.text.push('!');
+    let network = vec![
+        seen(&w[0], 1_100),
+        seen(&w[0], 1_500),
+        seen(&w[1], 1_200),
+        altered,
+        seen(&w[4], 1_900), // not accepted: ignored
+    ];
+    let a = account(&w, &accepted, &network);
+    assert_eq!(a.delivered, 2);
+    assert_eq!(a.missing, vec![w[3].tag.clone()]);
+    assert_eq!(a.duplicated, 1);
+    assert_eq!(a.corrupted, 1);
+    assert_eq!(a.latencies_ms, vec![100.0, 200.0, 300.0]);
+    assert_eq!((a.first_sent_ms, a.last_sent_ms), (Some(1_100), Some(1_900)));
+}
+
+#[test]
+fn percentiles_by_nearest_rank() {
+    let v: Vec<f64> = (1..=100).map(f64::from).collect();
+    let check = |p: f64, expect: f64| assert_eq!(percentile(&v, p), Some(expect), "p{p}");
+    check(50.0, 50.0);
+    check(99.0, 99.0);
+    check(100.0, 100.0);
+    check(0.0, 1.0);
+    assert_eq!(percentile(&[], 50.0), None);
+}
+
+#[test]
+fn utilisation_and_capacity() {
+    let two = Duration::from_secs(2);
+    // 4 modems, 100 parts of 2 s: 50 s at full capacity.
+    assert_eq!(utilisation_pct(100, 4, two, Duration::from_secs(50)), Some(100.0));
+    assert_eq!(utilisation_pct(100, 4, two, Duration::from_secs(100)), Some(50.0));
+    assert_eq!(
+        utilisation_pct(100, 4, Duration::ZERO, Duration::from_secs(1)),
+        None
+    );
+    assert_eq!(capacity_per_s(64, two), Some(32.0));
+    assert_eq!(capacity_per_s(64, Duration::ZERO), None);
+}
+
+#[test]
+fn proc_files_are_parsed() {
+    let stat = "1234 (smsgate (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0";
+    assert_eq!(cpu_seconds_from_stat(stat), Some(3.0));
+    assert_eq!(cpu_seconds_from_stat("garbage"), None);
+    let status = "Name:\tsmsgate\nVmPeak:\t  100 kB\nVmHWM:\t   20480 kB\nVmRSS:\t 10240 kB\n";
+    assert_eq!(status_kib(status, "VmHWM"), Some(20480));
+    assert_eq!(status_kib(status, "VmRSS"), Some(10240));
+    assert_eq!(status_kib(status, "VmSwap"), None);
+    let me = procfs::sample("self").unwrap();
+    assert!(me.peak_rss_kib > 0);
+}
+
+#[test]
+fn peer_configs_name_every_modem() {
+    let dir = Path::new("/tmp/bench");
+    let devs = [Path::new("/tmp/bank/modem0"), Path::new("/tmp/bank/modem1")];
+    let conf = peers::smstools_conf(dir, &devs, Variant::Tuned);
+    assert!(conf.contains("devices = GSM1,GSM2\n"), "{conf}");
+    assert!(conf.contains("[GSM2]\ndevice = /tmp/bank/modem1\n"), "{conf}");
+    assert!(conf.contains("delaytime = 1\n"));
+    assert!(peers::smstools_conf(dir, &devs, Variant::Recommended).contains("delaytime = 10\n"));
+    assert_eq!(
+        peers::smstools_file("+48500", "hi"),
+        "To: 48500\nAlphabet: UTF-8\n\nhi"
+    );
+    let rc = peers::gammu_smsdrc(dir, devs[1], "sim1", Variant::Recommended);
+    assert!(
+        rc.contains("device = /tmp/bank/modem1\n") && rc.contains("phoneid = sim1\n"),
+        "{rc}"
+    );
+    let ports = peers::KannelPorts {
+        admin: 1,
+        smsbox: 2,
+        sendsms: 3,
+    };
+    let k = peers::kannel_conf(
+        dir,
+        &[(devs[0], "+1"), (devs[1], "+2")],
+        ports,
+        Variant::Recommended,
+    );
+    assert_eq!(k.matches("group = smsc\n").count(), 2, "{k}");
+    assert!(
+        k.contains("smsc-id = sim1\n") && k.contains("sendsms-port = 3\n"),
+        "{k}"
+    );
+}
+
+#[test]
+fn svg_has_a_line_per_series() {
+    let r = |system: &str, modems, rate, util| RunResult {
+        system: system.into(),
+        variant: "default".into(),
+        profile: "2s".into(),
+        faults: "none".into(),
+        modems,
+        send_rate: rate,
+        utilisation_pct: util,
+        ..RunResult::default()
+    };
+    let results = vec![
+        r("smsgate", 4, 2.0, Some(99.0)),
+        r("smsgate", 16, 8.0, Some(98.0)),
+        r("smstools", 4, 1.7, Some(85.0)),
+    ];
+    let svg = plot::svg(&results);
+    assert!(svg.starts_with("<svg"));
+    // Two panels, two series each.
+    assert_eq!(svg.matches("<polyline").count(), 4, "{svg}");
+    assert!(svg.contains("smstools default (2s)"));
+}
