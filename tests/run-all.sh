@@ -11,7 +11,10 @@ missing=()
 # The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
 APT_PACKAGES+=(python3-gammu)
 # The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
-APT_PACKAGES+=(chromium nodejs npm)
+APT_PACKAGES+=(chromium)
+# Node.js and npm drive the panel's browser test. Machines that already have them from another source
+# (e.g. a nodesource build, which bundles npm) must not get Debian's npm on top: it conflicts.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
