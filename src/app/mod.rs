@@ -8,6 +8,7 @@
 mod events;
 pub mod numbers;
 mod retention;
+pub mod stages;
 mod start;
 mod submit;
 mod surfaces;

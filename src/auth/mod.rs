@@ -8,6 +8,7 @@
 pub mod authenticator;
 pub mod cache;
 pub mod password;
+pub mod stages;
 pub mod throttle;
 pub mod token;
 

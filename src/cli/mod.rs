@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod account;
 pub mod config;
 pub mod modem;
 pub mod pdu;
@@ -24,6 +25,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Manage accounts, client certificates and IP pools on the data directory.
+    Account(account::AccountArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -32,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Modem(args) => modem::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Config(args) => config::run(args),
+        Command::Account(args) => account::run(args),
     }
 }

@@ -64,7 +64,6 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let peer = peer_of(parts);
         let header_value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -73,7 +72,7 @@ impl FromRequestParts<ApiState> for Caller {
             return Err(Problem::unauthorized());
         };
         let credentials = parse_authorization(value).map_err(|_| Problem::unauthorized())?;
-        let caller = authenticate(state, &credentials, peer).await?;
+        let caller = authenticate_request(state, &credentials, parts).await?;
         check_rate(state, &caller).map_err(Problem::rate_limited)?;
         Ok(caller)
     }
@@ -87,7 +86,64 @@ pub fn check_rate(state: &ApiState, caller: &Caller) -> Result<(), std::time::Du
     }
 }
 
-/// Runs stage 1 for `credentials` from `peer`, auditing failures; shared by the API and the Kannel shim.
+/// All three stages for a request: stage 1 ([`authenticate`]) then [`enforce_stages`]. Every surface
+/// (REST, Kannel shim, SOAP, panel) calls this, so no surface can skip a stage.
+pub async fn authenticate_request(
+    state: &ApiState,
+    credentials: &Credentials,
+    parts: &Parts,
+) -> Result<Caller, Problem> {
+    let caller = authenticate(state, credentials, client_of(state, parts)).await?;
+    enforce_stages(state, &caller, parts).await?;
+    Ok(caller)
+}
+
+/// The client address of a request: the socket peer, or, when the peer is one of `http.trusted_proxies`,
+/// the client named by `X-Forwarded-For`.
+pub fn client_of(state: &ApiState, parts: &Parts) -> IpAddr {
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    crate::auth::stages::client_address(
+        peer_of(parts),
+        forwarded,
+        &state.gateway.settings().http.trusted_proxies,
+    )
+}
+
+/// Stages 2 and 3 (client certificate, IP pool) for an already authenticated `caller`, on the connection
+/// `parts` came on. Call after stage 1 on every request (also for sessions: a revoked certificate or a
+/// changed pool then applies at once). A refusal is the same 401 a wrong password gets; the audit log
+/// names the stage.
+pub async fn enforce_stages(state: &ApiState, caller: &Caller, parts: &Parts) -> Result<(), Problem> {
+    let client = client_of(state, parts);
+    let chain = parts
+        .extensions
+        .get::<ConnectionInfo>()
+        .and_then(|c| c.client_chain.clone());
+    match state
+        .gateway
+        .check_stages(
+            caller.principal.account_id,
+            &caller.principal.login,
+            client,
+            chain.as_deref().map(Vec::as_slice),
+        )
+        .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => {
+            // The cached password verification must not outlive a refused stage.
+            state.auth.forget_account(caller.principal.account_id.0);
+            Err(Problem::unauthorized())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stage settings unavailable");
+            Err(Problem::unavailable("authentication is temporarily unavailable"))
+        }
+    }
+}
+
+/// Runs stage 1 only for `credentials` from `peer`, auditing failures. Surfaces call
+/// [`authenticate_request`] (all stages) instead; this is its first half.
 pub async fn authenticate(
     state: &ApiState,
     credentials: &Credentials,

@@ -29,7 +29,7 @@ impl SoapBackend for ApiState {
                 parse_authorization(&value).map_err(|_| unauthorized())?
             }
         };
-        caller::authenticate(self, &credentials, caller::peer_of(parts))
+        caller::authenticate_request(self, &credentials, parts)
             .await
             .map_err(|problem| {
                 let fault = problem_fault(&problem);
