@@ -225,12 +225,15 @@ async fn rig() -> Rig {
     }
 }
 
+/// (login, certificate, source address, passes?, what the audit entry of the refusal must say)
+type Case = (&'static str, Option<Pem>, &'static str, bool, Option<&'static str>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_surface_refuses_every_failed_stage_alike() {
     let rig = rig().await;
     let (ca, port) = (rig.gw.ca.clone(), rig.gw.addr.port());
     // (login, certificate, source address, passes?, stage the audit log must name when refused)
-    let cases: Vec<(&str, Option<Pem>, &str, bool, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("alice", Some(rig.alice.clone()), "127.0.0.1", true, None),
         ("alice", None, "127.0.0.1", false, Some("reason=no certificate")),
         (
