@@ -226,7 +226,13 @@ async fn rig() -> Rig {
 }
 
 /// (login, certificate, source address, passes?, what the audit entry of the refusal must say)
-type Case = (&'static str, Option<Pem>, &'static str, bool, Option<&'static str>);
+type Case = (
+    &'static str,
+    Option<Pem>,
+    &'static str,
+    bool,
+    Option<&'static str>,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_surface_refuses_every_failed_stage_alike() {
@@ -440,4 +446,252 @@ async fn revocation_and_pool_changes_apply_to_open_connections() {
     // Clearing the pool admits any address again.
     g.set_ip_pool(&root, None, bob_id, &[]).await.unwrap();
     assert_eq!(me(bob, "bob").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_issues_pkcs12_over_rest_and_roles_are_enforced() {
+    let gw = start().await;
+    let g = &gw.gateway;
+    let root = admin(g).await;
+    let hash = smsgate::auth::PasswordHasher::insecure_fast()
+        .hash(PASSWORD)
+        .unwrap();
+    g.create_account(Some(&root), "tech", hash, Role::Technician)
+        .await
+        .unwrap();
+    let http = gw.http();
+    let alice = id(g, "alice").await.0;
+    let call =
+        |login: &'static str, method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+            let mut r = http
+                .request(method, gw.url(&path))
+                .basic_auth(login, Some(PASSWORD));
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            async move { r.send().await.unwrap() }
+        };
+    use reqwest::Method;
+    let auth_path = format!("/api/v1/accounts/{alice}/auth");
+    let certs_path = format!("/api/v1/accounts/{alice}/certificates");
+
+    // Clients and technicians manage nothing; a client reads its own stages only.
+    for who in ["alice", "tech", "bob"] {
+        let r = call(
+            who,
+            Method::PUT,
+            auth_path.clone(),
+            Some(serde_json::json!({"ip_pool": []})),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{who} may not change stages");
+        let r = call(
+            who,
+            Method::POST,
+            certs_path.clone(),
+            Some(serde_json::json!({"days": 1})),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{who} may not issue certificates");
+    }
+    assert_eq!(
+        call("alice", Method::GET, auth_path.clone(), None).await.status(),
+        200
+    );
+    assert_eq!(
+        call("bob", Method::GET, auth_path.clone(), None).await.status(),
+        403
+    );
+    assert_eq!(
+        call("bob", Method::GET, certs_path.clone(), None).await.status(),
+        403
+    );
+    assert_eq!(
+        call("tech", Method::GET, "/api/v1/audit".into(), None)
+            .await
+            .status(),
+        403
+    );
+
+    // The admin issues a PKCS#12 bundle and requires the certificate.
+    let issued: serde_json::Value = call(
+        "root",
+        Method::POST,
+        certs_path.clone(),
+        Some(serde_json::json!({"days": 30, "pkcs12_password": "bundle password"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    use base64::Engine;
+    let p12 = base64::engine::general_purpose::STANDARD
+        .decode(issued["pkcs12_base64"].as_str().unwrap())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p12_path = dir.path().join("alice.p12");
+    std::fs::write(&p12_path, &p12).unwrap();
+    let put = call(
+        "root",
+        Method::PUT,
+        auth_path.clone(),
+        Some(serde_json::json!({"cert_required": true, "ip_pool": ["127.0.0.0/8", "::1"]})),
+    )
+    .await;
+    assert_eq!(put.status(), 200);
+    let stages: serde_json::Value = put.json().await.unwrap();
+    assert_eq!(stages["cert_required"], true);
+    assert_eq!(stages["ip_pool"], serde_json::json!(["127.0.0.0/8", "::1/128"]));
+    let bad = call(
+        "root",
+        Method::PUT,
+        auth_path.clone(),
+        Some(serde_json::json!({"ip_pool": ["10.0.0.0/33"]})),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+
+    // openssl reads the bundle; curl authenticates with it; without it alice is refused.
+    let (ca, port) = (gw.ca.clone(), gw.addr.port());
+    let p12_for_curl = p12_path.clone();
+    let (openssl_out, with, without) = tokio::task::spawn_blocking(move || {
+        let out = tool("openssl")
+            .args(["pkcs12", "-in"])
+            .arg(&p12_for_curl)
+            .args(["-passin", "pass:bundle password", "-nokeys", "-clcerts"])
+            .output()
+            .unwrap();
+        let code = |cert: bool| {
+            let mut c = tool("curl");
+            c.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+                .arg(&ca)
+                .args(["-u", &format!("alice:{PASSWORD}")]);
+            if cert {
+                c.args(["--cert-type", "P12", "--cert"])
+                    .arg(format!("{}:bundle password", p12_for_curl.display()));
+            }
+            let out = c
+                .arg(format!("https://localhost:{port}/api/v1/me"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        (out, code(true), code(false))
+    })
+    .await
+    .unwrap();
+    assert!(
+        openssl_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl_out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&openssl_out.stdout).contains("CN=alice")
+            || String::from_utf8_lossy(&openssl_out.stdout).contains("CN = alice")
+    );
+    assert_eq!((with.as_str(), without.as_str()), ("200", "401"));
+
+    // The audit log (admin) shows who changed what, from where.
+    let log: serde_json::Value = call("root", Method::GET, "/api/v1/audit?limit=50".into(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = log["items"].as_array().unwrap();
+    let changed = entries
+        .iter()
+        .find(|e| e["action"] == "account.ip_pool_changed")
+        .unwrap();
+    assert_eq!(changed["actor"], "root");
+    assert_eq!(changed["source_ip"], "127.0.0.1");
+
+    // Technicians see message metadata of every account, never the bodies, and cannot cancel.
+    let sent = gw
+        .send_as(
+            "bob",
+            serde_json::json!({"to": ["+48600100200"], "text": "secret body"}),
+        )
+        .await;
+    assert_eq!(sent.status(), 202, "{:?}", sent.text().await);
+    let listed: serde_json::Value = call("tech", Method::GET, "/api/v1/messages".into(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["recipient"], "+48600100200");
+    assert!(!listed.to_string().contains("secret body"), "{listed}");
+    let id = item["id"].as_str().unwrap().to_owned();
+    let one = call("tech", Method::GET, format!("/api/v1/messages/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!one.contains("secret body") && one.contains("redacted"), "{one}");
+    assert_eq!(
+        call("tech", Method::DELETE, format!("/api/v1/messages/{id}"), None)
+            .await
+            .status(),
+        403
+    );
+    let own = call("bob", Method::GET, format!("/api/v1/messages/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(own.contains("secret body"));
+    let admin_view = call("root", Method::GET, format!("/api/v1/messages/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(admin_view.contains("secret body"));
+}
+
+#[test]
+fn cli_manages_accounts_certificates_and_pools_on_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("account")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("SMSGATE_ACCOUNT_PASSWORD", "a long enough password 1")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    };
+    run(&["create", "shop", "--role", "client"]);
+    run(&["require-cert", "shop"]);
+    let issued = run(&["cert", "issue", "shop", "--days", "10"]);
+    assert!(issued.contains("issued certificate 1"), "{issued}");
+    assert!(dir.path().join("shop.crt.pem").exists() && dir.path().join("shop.key.pem").exists());
+    let out = tool("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(dir.path().join("shop.ca.pem"))
+        .arg(dir.path().join("shop.crt.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    run(&["ip-pool", "set", "shop", "127.0.0.2", "2001:db8::/32"]);
+    let listed = run(&["list"]);
+    assert!(
+        listed.contains("cert_required=true certs=1 ip_pool=127.0.0.2/32,2001:db8::/32"),
+        "{listed}"
+    );
+    run(&["cert", "revoke", "shop", "1"]);
+    assert!(run(&["cert", "list", "shop"]).contains("REVOKED"));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["account", "--data-dir"])
+        .arg(&data)
+        .args(["ip-pool", "set", "shop", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not-an-address"));
 }
