@@ -93,9 +93,28 @@ pub async fn authenticate_request(
     credentials: &Credentials,
     parts: &Parts,
 ) -> Result<Caller, Problem> {
-    let caller = authenticate(state, credentials, client_of(state, parts)).await?;
+    let caller = verify_credentials(state, credentials, client_of(state, parts)).await?;
     enforce_stages(state, &caller, parts).await?;
+    audit_login(state, &caller, "stage=password,ip-pool,certificate").await;
     Ok(caller)
+}
+
+/// Audits a successful login once per verification (the cache answers repeats), not once per request.
+async fn audit_login(state: &ApiState, caller: &Caller, stages: &str) {
+    if caller.identity.fresh {
+        let principal = &caller.principal;
+        tracing::info!(peer = %caller.peer, login = %principal.login, "login");
+        state
+            .gateway
+            .audit(
+                Some(principal),
+                Some(principal.account_id),
+                Some(caller.peer.to_string()),
+                "login.ok",
+                Some(stages.to_owned()),
+            )
+            .await;
+    }
 }
 
 /// The client address of a request: the socket peer, or, when the peer is one of `http.trusted_proxies`,
@@ -142,9 +161,21 @@ pub async fn enforce_stages(state: &ApiState, caller: &Caller, parts: &Parts) ->
     }
 }
 
-/// Runs stage 1 only for `credentials` from `peer`, auditing failures. Surfaces call
-/// [`authenticate_request`] (all stages) instead; this is its first half.
+/// Runs stage 1 only for `credentials` from `peer`, auditing the outcome. Surfaces call
+/// [`authenticate_request`] (all stages) instead; a surface that uses this must call [`enforce_stages`]
+/// right after it.
 pub async fn authenticate(
+    state: &ApiState,
+    credentials: &Credentials,
+    peer: IpAddr,
+) -> Result<Caller, Problem> {
+    let caller = verify_credentials(state, credentials, peer).await?;
+    audit_login(state, &caller, "stage=password").await;
+    Ok(caller)
+}
+
+/// Stage 1 without auditing success (failures are audited).
+async fn verify_credentials(
     state: &ApiState,
     credentials: &Credentials,
     peer: IpAddr,
@@ -158,21 +189,6 @@ pub async fn authenticate(
                 role,
             };
 
-            if identity.fresh {
-                // Once per verification (the cache answers repeats), not once per request.
-                tracing::info!(peer = %peer, login = %principal.login, "login");
-                let detail = "stage=password".to_owned();
-                state
-                    .gateway
-                    .audit(
-                        Some(&principal),
-                        Some(principal.account_id),
-                        Some(peer.to_string()),
-                        "login.ok",
-                        Some(detail),
-                    )
-                    .await;
-            }
             Ok(Caller {
                 principal,
                 identity,
