@@ -16,6 +16,7 @@ mod common;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::{PASSWORD, start, tool};
 use smsgate::app::{Gateway, Principal, Role};
@@ -694,4 +695,35 @@ fn cli_manages_accounts_certificates_and_pools_on_the_data_dir() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not-an-address"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_no_account_could_use_get_no_tls_handshake() {
+    use smsgate::auth::admission::PoolAdmission;
+    use smsgate::tls::{ClientCertMode, ServerCertificate, TlsServer, server_config};
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = ServerCertificate::prepare(None, &dir.path().join("tls"), &[]).unwrap();
+    let tls = Arc::new(server_config(Arc::clone(&certificate.resolver), ClientCertMode::Request).unwrap());
+    let admission = Arc::new(PoolAdmission::new());
+    admission.update(&[vec!["127.0.0.2/32".parse().unwrap()]], &[]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(
+        TlsServer::new(tls)
+            .with_admission(admission.clone())
+            .run(listener, app, shutdown.clone()),
+    );
+    let ca = certificate.ca_cert.clone().unwrap();
+    let get = |from: &'static str| {
+        let client = reqwest_with_cert(&ca, None, from);
+        async move { client.get(format!("https://localhost:{port}/")).send().await }
+    };
+    assert_eq!(get("127.0.0.2").await.unwrap().status(), 200);
+    assert!(get("127.0.0.1").await.is_err(), "dropped before the handshake");
+    // An account without a pool opens the door again (its stage 3 admits any address).
+    admission.update(&[vec!["127.0.0.2/32".parse().unwrap()], vec![]], &[]);
+    assert_eq!(get("127.0.0.1").await.unwrap().status(), 200);
+    shutdown.cancel();
 }

@@ -349,3 +349,18 @@ impl Gateway {
         Ok(cert)
     }
 }
+
+impl Gateway {
+    /// Every enabled account's IP pool (empty: none), parsed; for [`crate::auth::admission`].
+    pub async fn all_ip_pools(&self) -> AppResult<Vec<Vec<ipnet::IpNet>>> {
+        let pools = self.inner.store.all_ip_pools().await?;
+        Ok(pools
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|e| stages::parse_pool_entry(e).ok())
+                    .collect()
+            })
+            .collect())
+    }
+}

@@ -248,3 +248,28 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// The IP pool of every enabled account (empty: no pool), for pre-handshake admission.
+    pub async fn all_ip_pools(&self) -> StoreResult<Vec<Vec<String>>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT coalesce(s.ip_pool, '') FROM accounts a
+                 LEFT JOIN account_stages s ON s.account_id = a.id WHERE a.disabled = 0",
+            )?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .map(|pool| {
+                    pool.map(|p| {
+                        p.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
