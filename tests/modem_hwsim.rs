@@ -196,25 +196,54 @@ async fn profile_round_trip(profile: ProfileName) {
     assert!(reply.result.is_ok(), "{profile}: {reply:?}");
 }
 
+/// Reboot, then unplug and replug: the modem is back in service each time by itself, with the same
+/// identity, and sends again.
+async fn profile_survives_reboot_and_replug(profile: ProfileName) {
+    let r = rig(profile, |_| {}, |_| {}).await;
+    ready(&r.handle).await;
+    r.ctl().set_fault(0, Fault::Reboot).await.unwrap();
+    until(&r.handle, "reboot noticed", |s| s.phase != ModemPhase::Ready).await;
+    ready(&r.handle).await;
+    r.ctl().unplug(0).await.unwrap();
+    until(&r.handle, "absent", |s| s.phase == ModemPhase::Absent).await;
+    r.ctl().replug(0).await.unwrap();
+    let s = ready(&r.handle).await;
+    assert_eq!(s.imei.as_deref(), Some(r.imei.as_str()), "{profile}");
+    r.handle
+        .send(submit("still here"))
+        .await
+        .unwrap_or_else(|e| panic!("{profile}: {e}"));
+    assert_eq!(
+        r.ctl().sent_messages(0).unwrap().len(),
+        1,
+        "{profile}: sent exactly once"
+    );
+}
+
 macro_rules! profile_tests {
-    ($($name:ident => $profile:expr),* $(,)?) => {
+    ($($name:ident, $faults:ident => $profile:expr),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 profile_round_trip($profile).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $faults() {
+                profile_survives_reboot_and_replug($profile).await;
             }
         )*
     };
 }
 
 profile_tests! {
-    profile_generic => ProfileName::Generic,
-    profile_quectel_ec25 => ProfileName::QuectelEc25,
-    profile_simcom_sim800 => ProfileName::SimcomSim800,
-    profile_huawei_e3372 => ProfileName::HuaweiE3372,
-    profile_wavecom => ProfileName::Wavecom,
-    profile_telit => ProfileName::Telit,
-    profile_sierra => ProfileName::Sierra,
+    profile_generic, recovery_generic => ProfileName::Generic,
+    profile_quectel_ec25, recovery_quectel_ec25 => ProfileName::QuectelEc25,
+    profile_simcom_sim800, recovery_simcom_sim800 => ProfileName::SimcomSim800,
+    profile_huawei_e3372, recovery_huawei_e3372 => ProfileName::HuaweiE3372,
+    profile_wavecom, recovery_wavecom => ProfileName::Wavecom,
+    profile_telit, recovery_telit => ProfileName::Telit,
+    profile_sierra, recovery_sierra => ProfileName::Sierra,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,8 @@ APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite
 missing=()
 # The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
 APT_PACKAGES+=(python3-gammu)
+# The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
+APT_PACKAGES+=(chromium nodejs npm)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -276,3 +276,27 @@ async fn soap_inside_the_gateway() {
 
     rig.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn soap_calls_count_against_the_account_request_rate() {
+    let gw = common::start_with(|s| s.http.requests_per_second = 1, false).await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let answer = call(&gw, As::UsernameToken("alice"), &op("GetAccountInfo", "")).await;
+        if answer.fault_code().as_deref() == Some("rate-limited") {
+            limited = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 200);
+    }
+    let limited = limited.expect("ten calls at once stayed under 1 request per second");
+    assert_eq!(
+        limited.status, 500,
+        "SOAP 1.1 faults travel as 500 (WS-I BP R1126)"
+    );
+    let retry_after = find(&limited.root, "retryAfter").map(|e| e.text.clone());
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1)));
+    // Another account has its own budget.
+    let other = call(&gw, As::UsernameToken("bob"), &op("GetAccountInfo", "")).await;
+    assert_eq!(other.status, 200);
+}

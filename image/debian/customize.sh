@@ -17,6 +17,8 @@ install -D -m 0644 "$REPO/image/slot/smsgate-boot-check.service" "$ROOT/usr/lib/
 install -D -m 0644 "$REPO/image/meta-smsgate/recipes-core/rauc/files/system.conf" "$ROOT/etc/rauc/system.conf"
 install -D -m 0644 "$KEYRING" "$ROOT/etc/rauc/keyring.pem"
 
+# Mount points of the ESP and the data partition (fstab).
+mkdir -p "$ROOT/boot/efi" "$ROOT/var/lib/smsgate"
 echo smsgate >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tsmsgate\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
 # Every appliance gets its own machine id on first boot.
@@ -63,3 +65,7 @@ if [ -e "$ROOT/usr/lib/systemd/system/rauc-mark-good.service" ]; then
 	chroot "$ROOT" systemctl mask rauc-mark-good.service
 fi
 ln -sf /run/systemd/resolve/stub-resolv.conf "$ROOT/etc/resolv.conf"
+# The overlay copy above gives its directories the checkout's modes (/etc/smsgate 0755): put the
+# package's (config/smsgate.tmpfiles.conf) back.
+chmod 0750 "$ROOT/etc/smsgate"
+chroot "$ROOT" chgrp smsgate /etc/smsgate

@@ -248,6 +248,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 async fn modem_loop(shared: Arc<Shared>, sender: Arc<dyn ModemSender>, notify: Arc<Notify>) {
     let id = sender.id();
     debug!(modem = %id, "sender task started");
+    let mut recording: Option<JoinHandle<()>> = None;
     loop {
         if shared.stop.is_cancelled() || !lock(&shared.tasks).contains_key(&id) {
             break;
@@ -255,7 +256,9 @@ async fn modem_loop(shared: Arc<Shared>, sender: Arc<dyn ModemSender>, notify: A
         let now = shared.clock.now_ms();
         let pick = lock(&shared.core).pick(&id, now);
         match pick {
-            Pick::Send(assignment) => send_one(&shared, sender.as_ref(), &id, assignment.id).await,
+            Pick::Send(assignment) => {
+                send_one(&shared, sender.as_ref(), &id, assignment.id, &mut recording).await
+            }
             Pick::Wait(until) => {
                 let sleep = async {
                     match until {
@@ -270,6 +273,9 @@ async fn modem_loop(shared: Arc<Shared>, sender: Arc<dyn ModemSender>, notify: A
                 }
             }
         }
+    }
+    if let Some(last) = recording {
+        let _ = last.await;
     }
     debug!(modem = %id, "sender task stopped");
 }
@@ -297,7 +303,13 @@ fn classify(
     }
 }
 
-async fn send_one(shared: &Arc<Shared>, sender: &dyn ModemSender, modem: &ModemId, id: MessageId) {
+async fn send_one(
+    shared: &Arc<Shared>,
+    sender: &dyn ModemSender,
+    modem: &ModemId,
+    id: MessageId,
+    recording: &mut Option<JoinHandle<()>>,
+) {
     let now = shared.clock.now_ms();
     let start = match shared.store.begin_attempt(id, modem.0.clone(), now).await {
         Ok(Some(start)) => start,
@@ -365,6 +377,27 @@ async fn send_one(shared: &Arc<Shared>, sender: &dyn ModemSender, modem: &ModemI
         outcome,
         now,
     };
+    // Recording runs beside the modem's next pick, so that this record and the next attempt's start
+    // share one group commit (one fsync per cycle, not two). At most one record per modem is pending.
+    if let Some(previous) = recording.take() {
+        let _ = previous.await;
+    }
+    let task_shared = shared.clone();
+    let task_modem = modem.clone();
+    *recording = Some(tokio::spawn(async move {
+        record(task_shared, task_modem, id, end, resolution, now).await;
+    }));
+}
+
+/// Persists an attempt's end and, for a retry, makes the message pickable again afterwards.
+async fn record(
+    shared: Arc<Shared>,
+    modem: ModemId,
+    id: MessageId,
+    end: AttemptEnd,
+    resolution: Resolution,
+    now: i64,
+) {
     if let Err(e) = shared.store.finish_attempt(end).await {
         // The message stays `sending` on disk and becomes uncertain at the next start: never resent
         // silently.

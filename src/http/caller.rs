@@ -5,6 +5,9 @@
 //! the account store is unavailable. The audit log gets the exact reason and the source address.
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -133,25 +136,56 @@ pub fn client_of(state: &ApiState, parts: &Parts) -> IpAddr {
 /// changed pool then applies at once). A refusal is the same 401 a wrong password gets; the audit log
 /// names the stage.
 pub async fn enforce_stages(state: &ApiState, caller: &Caller, parts: &Parts) -> Result<(), Problem> {
-    let client = client_of(state, parts);
-    let chain = parts
-        .extensions
-        .get::<ConnectionInfo>()
-        .and_then(|c| c.client_chain.clone());
+    enforce_origin(state, &caller.principal, &Origin::of(state, parts)).await
+}
+
+/// Where a request comes from, as stages 2 and 3 see it: the client address (after trusted-proxy
+/// processing) and the client certificate chain of its connection. An extractor, for surfaces (the
+/// panel) whose handlers do not hold the request parts.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub client: IpAddr,
+    pub chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+}
+
+impl Origin {
+    /// The origin of the request `parts` belong to.
+    pub fn of(state: &ApiState, parts: &Parts) -> Origin {
+        Origin {
+            client: client_of(state, parts),
+            chain: parts
+                .extensions
+                .get::<ConnectionInfo>()
+                .and_then(|c| c.client_chain.clone()),
+        }
+    }
+}
+
+impl FromRequestParts<ApiState> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        Ok(Origin::of(state, parts))
+    }
+}
+
+/// Stages 2 and 3 for `principal` from `origin` (see [`enforce_stages`]); for session-based surfaces
+/// call it on every request, not only at login.
+pub async fn enforce_origin(state: &ApiState, principal: &Principal, origin: &Origin) -> Result<(), Problem> {
     match state
         .gateway
         .check_stages(
-            caller.principal.account_id,
-            &caller.principal.login,
-            client,
-            chain.as_deref().map(Vec::as_slice),
+            principal.account_id,
+            &principal.login,
+            origin.client,
+            origin.chain.as_deref().map(Vec::as_slice),
         )
         .await
     {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => {
             // The cached password verification must not outlive a refused stage.
-            state.auth.forget_account(caller.principal.account_id.0);
+            state.auth.forget_account(principal.account_id.0);
             Err(Problem::unauthorized())
         }
         Err(e) => {

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod client;
 pub mod extract;
 pub mod kannel;
+pub mod panel;
 pub mod problem;
 pub mod ratelimit;
 pub mod redirect;
@@ -152,6 +153,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
         .merge(soap::soap_router())
+        .merge(panel::router())
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/api/v1/docs") }),

@@ -54,9 +54,17 @@ pub fn init() {
                     .with_writer(std::io::stderr),
             )
             .try_init(),
-        LogTarget::Terminal => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
+        LogTarget::Terminal => {
+            // Colours only on a terminal: redirected logs stay plain text.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(ansi)
+                        .with_writer(std::io::stderr),
+                )
+                .try_init()
+        }
     };
     // A subscriber already installed (tests, embedding) is fine.
     drop(installed);

@@ -65,8 +65,10 @@ DEB=$(ls target/debian/smsgate_*.deb)
 lap ".deb build ($PROFILE)"
 
 listing=$(dpkg-deb -c "$DEB")
-check_entry() { # MODE OWNER PATH
-	echo "$listing" | awk -v m="$1" -v o="$2" -v p="./$3" '$1 == m && $2 == o && $6 == p { found = 1 } END { exit !found }' \
+check_entry() { # MODE OWNER PATH (cargo-deb writes owners as numbers: root/root is 0/0)
+	echo "$listing" | awk -v m="$1" -v o="$2" -v p="./$3" '
+		{ owner = ($2 == "0/0") ? "root/root" : $2 }
+		$1 == m && owner == o && $6 == p { found = 1 } END { exit !found }' \
 		|| fail "$DEB: expected $1 $2 $3, listing has: $(echo "$listing" | grep -F "$3" || echo nothing)"
 }
 check_entry -rwxr-xr-x root/root usr/bin/smsgate
@@ -127,6 +129,9 @@ sfdisk --dump "$OUT/smsgate-debian.img" | grep -c 'name="\(esp\|rootfs_a\|rootfs
 
 # Purge and reinstall: the conffile goes with purge, the user and the data stay (retention), and a
 # second install over an existing user works.
+# Maintainer scripts run systemd-tmpfiles, which needs /proc.
+mount -t proc proc "$ROOT/proc"
+trap 'umount "$ROOT/proc" 2>/dev/null || true; rm -rf "$ctrl"' EXIT
 in_root dpkg --purge smsgate >/dev/null
 [ ! -e "$ROOT/etc/smsgate/smsgate.toml" ] || fail "purge left the conffile"
 [ ! -e "$ROOT/usr/bin/smsgate" ] || fail "purge left the binary"
@@ -135,6 +140,7 @@ cp "$DEB" "$ROOT/tmp/smsgate.deb"
 in_root dpkg -i /tmp/smsgate.deb >/dev/null
 rm -f "$ROOT/tmp/smsgate.deb"
 [ "$(in_root stat -c '%U:%G %a' /etc/smsgate/smsgate.toml)" = "root:smsgate 640" ] || fail "reinstall: smsgate.toml owner/mode"
+umount "$ROOT/proc"
 lap "rootfs checks"
 
 case "$SMOKE" in

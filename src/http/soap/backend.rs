@@ -1,6 +1,6 @@
 //! The gateway as the SOAP backend: the same authentication as REST (`caller::authenticate`: password
-//! or API token, throttling, audit of failures), the same token scopes per operation, and the
-//! operations through [`super::gateway::execute`].
+//! or API token, throttling, audit of failures), the same per-account request rate, the same token
+//! scopes per operation, and the operations through [`super::gateway::execute`].
 use axum::http::request::Parts;
 
 use super::fault::{Fault, FaultCode};
@@ -10,6 +10,7 @@ use super::ops::{Request, Response};
 use crate::auth::{Credentials, Scope, parse_authorization};
 use crate::http::ApiState;
 use crate::http::caller::{self, Caller};
+use crate::http::problem::Problem;
 
 /// What an unauthenticated caller is told: which credentials work, nothing about which part failed.
 const UNAUTHORIZED: &str =
@@ -29,7 +30,7 @@ impl SoapBackend for ApiState {
                 parse_authorization(&value).map_err(|_| unauthorized())?
             }
         };
-        caller::authenticate_request(self, &credentials, parts)
+        let caller = caller::authenticate_request(self, &credentials, parts)
             .await
             .map_err(|problem| {
                 let fault = problem_fault(&problem);
@@ -38,7 +39,11 @@ impl SoapBackend for ApiState {
                 } else {
                     fault
                 }
-            })
+            })?;
+        // The per-account request rate (`http.requests_per_second`) counts SOAP calls like REST calls.
+        caller::check_rate(self, &caller)
+            .map_err(|retry_after| problem_fault(&Problem::rate_limited(retry_after)))?;
+        Ok(caller)
     }
 
     /// `http.max_body_bytes`, the same limit as the REST API's.

@@ -1,0 +1,284 @@
+// Drives the real panel in Debian's Chromium against `smsgate serve --sim 2` (started by ../panel.sh).
+// Env: BASE (https://127.0.0.1:PORT), ADMIN_PASSWORD, SCREENSHOTS (directory), CHROMIUM (binary).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const BASE = process.env.BASE;
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
+const SHOTS = process.env.SCREENSHOTS ?? "target/screenshots";
+const PASSWORD = "panel-e2e-Password-1";
+mkdirSync(SHOTS, { recursive: true });
+
+// launch() gives every run a fresh temporary profile (user-data-dir) of its own.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+
+let passed = 0;
+async function step(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    console.log(`FAIL ${name}`);
+    throw e;
+  }
+}
+
+async function session(login, password) {
+  // The appliance's own CA signs the certificate; this test checks the panel, not the trust store.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  await page.goto(`${BASE}/panel/login`);
+  await page.getByLabel("Login").fill(login);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  return { context, page };
+}
+
+// Polls in node (the panel's CSP forbids the eval that page.waitForFunction would need).
+async function until(what, fn, timeoutMs = 60000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+try {
+  let admin;
+  await step("a wrong password is refused with a message", async () => {
+    const { context, page } = await session("admin", "not-the-password");
+    await page.getByText("Wrong login or password.").waitFor();
+    assert.match(page.url(), /\/panel\/login$/);
+    await context.close();
+  });
+
+  await step("admin logs in and creates a client, a second client and a technician", async () => {
+    admin = await session("admin", ADMIN_PASSWORD);
+    const page = admin.page;
+    await page.waitForURL(/\/panel\/dashboard$/);
+    const cookies = await admin.context.cookies();
+    const sid = cookies.find((c) => c.name === "__Host-smsgate_session");
+    assert.ok(sid, "session cookie set");
+    assert.equal(sid.secure, true);
+    assert.equal(sid.httpOnly, true);
+    assert.equal(sid.sameSite, "Strict");
+    await page.goto(`${BASE}/panel/accounts`);
+    for (const [login, role] of [["acme", "client"], ["globex", "client"], ["tech", "technician"]]) {
+      await page.locator("#acc-login").fill(login);
+      await page.locator("#acc-password").fill(PASSWORD);
+      await page.locator("#acc-role").selectOption(role);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByText("Account created.").waitFor();
+    }
+    assert.equal(await page.locator("#accounts tbody tr").count(), 4);
+    await shot(page, "accounts");
+  });
+
+  let tech;
+  await step("a technician sees both simulated modems come up in the live modem list", async () => {
+    tech = await session("tech", PASSWORD);
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/modems`);
+    await until("two modems up", async () => (await page.locator("#modem-rows tr.up").count()) >= 2);
+    const imei = await page.locator("#modem-rows tr").first().locator("td").nth(4).textContent();
+    assert.match(imei.trim(), /^\d{15}$/);
+    await shot(page, "modems");
+  });
+
+  let acme, messageUrl;
+  await step("the live counter matches the encoder for Polish, emoji and long text", async () => {
+    acme = await session("acme", PASSWORD);
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/send`);
+    const counter = page.locator("#counter");
+    const check = async (text, expect) => {
+      await page.locator("#text").fill(text);
+      await assert.doesNotReject(counter.filter({ hasText: expect }).waitFor());
+    };
+    await check("Hello", "GSM-7 · 5 characters · 1 parts · 155 left in this part");
+    await check("Zażółć gęślą jaźń", "UCS-2 · 17 characters · 1 parts · 53 left in this part");
+    await check("Cześć 😀", "UCS-2 · 7 characters · 1 parts · 62 left in this part");
+    await check("a".repeat(161), "GSM-7 · 161 characters · 2 parts · 145 left in this part");
+    await check("ż".repeat(71), "UCS-2 · 71 characters · 2 parts · 63 left in this part");
+  });
+
+  await step("a client sends an SMS and sees it sent, then delivered", async () => {
+    const page = acme.page;
+    await page.locator("#recipients").fill("+48600100200");
+    await page.locator("#text").fill("Zażółć gęślą jaźń 😀 z panelu");
+    await page.locator("#counter").filter({ hasText: "UCS-2 · 28 characters · 1 parts" }).waitFor();
+    await shot(page, "send");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await page.waitForURL(/\/panel\/messages\/[^/?]+\?sent=1$/);
+    messageUrl = page.url().replace(/\?sent=1$/, "");
+    for (let i = 0; i < 60; i++) {
+      const status = (await page.locator("#message-status").textContent()).trim();
+      if (status === "delivered") break;
+      await page.waitForTimeout(500);
+      await page.reload();
+    }
+    assert.equal((await page.locator("#message-status").textContent()).trim(), "delivered");
+    await page.locator("table tbody tr").first().filter({ hasText: "delivered" }).waitFor();
+    await shot(page, "message");
+    await page.goto(`${BASE}/panel/messages`);
+    await page.locator("table tbody tr").filter({ hasText: "+48600100200" }).first().waitFor();
+    await page.goto(`${BASE}/panel/dashboard`);
+    assert.equal((await page.locator("#sent-today").textContent()).trim(), "1");
+    await shot(page, "dashboard");
+  });
+
+  await step("a POST without the CSRF token is refused (403) and sends nothing", async () => {
+    const r = await acme.context.request.post(`${BASE}/panel/send`, {
+      form: { recipients: "+48600100201", text: "forged" },
+      maxRedirects: 0,
+    });
+    assert.equal(r.status(), 403);
+    const wrong = await acme.context.request.post(`${BASE}/panel/send`, {
+      form: { recipients: "+48600100201", text: "forged", csrf: "guessed" },
+      maxRedirects: 0,
+    });
+    assert.equal(wrong.status(), 403);
+    await acme.page.goto(`${BASE}/panel/messages?recipient=%2B48600100201`);
+    await acme.page.getByText("No messages.").waitFor();
+  });
+
+  await step("a client creates an API token, sees it once, and it works on the REST API", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/tokens`);
+    await page.locator("#tok-name").fill("crm");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = (await page.locator("#new-token").textContent()).trim();
+    assert.match(token, /^smsg_/);
+    const me = await acme.context.request.get(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(me.status(), 200);
+    assert.equal((await me.json()).login, "acme");
+    await page.goto(`${BASE}/panel/tokens`);
+    assert.equal(await page.locator("#new-token").count(), 0, "shown only once");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Revoke" }).click();
+    await page.locator("#tokens").getByText("revoked").waitFor();
+    const after = await acme.context.request.get(`${BASE}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(after.status(), 401);
+  });
+
+  await step("a client adds a webhook (secret shown once) and deletes it", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/webhooks`);
+    await page.locator("#wh-url").fill("https://127.0.0.1:9/hook");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    assert.match((await page.locator("#new-secret").textContent()).trim(), /^whsec_/);
+    await page.locator("#webhooks").getByText("https://127.0.0.1:9/hook").waitFor();
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/\/panel\/webhooks$/);
+    assert.equal(await page.locator("#webhooks").count(), 0);
+  });
+
+  await step("an SMS injected into a simulated modem shows in the client's inbox and conversation", async () => {
+    const page = tech.page;
+    await page.locator("#sim-modem").selectOption("0");
+    await page.locator("#sim-from").fill("+48600100200");
+    await page.locator("#sim-text").fill("Odpowiedź: dziękuję 😀");
+    await page.getByRole("button", { name: "Deliver", exact: true }).click();
+    await page.getByText("Delivered to the simulated modem.").waitFor();
+    const inbox = acme.page;
+    for (let i = 0; i < 60; i++) {
+      await inbox.goto(`${BASE}/panel/inbox`);
+      if (await inbox.getByText("Odpowiedź: dziękuję 😀").count()) break;
+      await inbox.waitForTimeout(500);
+    }
+    await inbox.getByText("Odpowiedź: dziękuję 😀").waitFor();
+    await inbox.getByRole("link", { name: "+48600100200" }).first().click();
+    await inbox.locator(".conversation li.out").first().waitFor();
+    await inbox.locator(".conversation li.in").filter({ hasText: "dziękuję" }).waitFor();
+    await shot(inbox, "inbox");
+  });
+
+  await step("another client cannot open the first client's message page", async () => {
+    const globex = await session("globex", PASSWORD);
+    const r = await globex.page.goto(messageUrl);
+    assert.equal(r.status(), 404);
+    assert.equal(await globex.page.getByText("z panelu").count(), 0);
+    await globex.context.close();
+  });
+
+  await step("a client does not get the modem bank", async () => {
+    const r = await acme.page.goto(`${BASE}/panel/modems`);
+    assert.equal(r.status(), 403);
+  });
+
+  await step("the panel speaks Polish", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/send`);
+    await page.getByRole("link", { name: "PL", exact: true }).click();
+    await page.getByRole("heading", { name: "Wyślij SMS" }).waitFor();
+    await page.locator("#text").fill("Zażółć");
+    await page.locator("#counter").filter({ hasText: "UCS-2 · 6 znaków · 1 części" }).waitFor();
+    assert.equal(await page.locator("html").getAttribute("lang"), "pl");
+    await shot(page, "send-pl");
+    await page.getByRole("link", { name: "EN", exact: true }).click();
+    await page.getByRole("heading", { name: "Send SMS" }).waitFor();
+  });
+
+  await step("logout ends the session", async () => {
+    const page = acme.page;
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByText("You have been logged out.").waitFor();
+    await page.goto(messageUrl);
+    assert.match(page.url(), /\/panel\/login\?expired=1$/);
+  });
+
+  await step("deletion request: explained, confirmed, the account is gone and cannot log in", async () => {
+    const globex = await session("globex", PASSWORD);
+    const page = globex.page;
+    await page.goto(`${BASE}/panel/account`);
+    await page.getByText("kept", { exact: false }).or(page.getByText("Encrypted backups", { exact: false })).first().waitFor();
+    await page.locator("#confirm-login").fill("globex");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Delete everything now" }).click();
+    await page.getByText("Your account and data were deleted.").waitFor();
+    await page.getByLabel("Login").fill("globex");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByText("Wrong login or password.").waitFor();
+    await globex.context.close();
+  });
+
+  await step("a technician sees a simulated modem go down when unplugged and come back when replugged", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/modems`);
+    await page.locator("#plug-modem").selectOption("1");
+    await page.getByRole("button", { name: "Unplug", exact: true }).click();
+    await until("a modem down", async () => (await page.locator("#modem-rows tr.down").count()) >= 1);
+    await shot(page, "modems-down");
+    await page.locator("#plug-modem").selectOption("1");
+    await page.getByRole("button", { name: "Replug", exact: true }).click();
+    await until("both modems up again", async () =>
+      (await page.locator("#modem-rows tr.up").count()) >= 2 && (await page.locator("#modem-rows tr.down").count()) === 0, 90000);
+  });
+
+  await step("the admin's audit log shows panel logins and the deletion", async () => {
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/audit`);
+    await page.locator("#audit").getByText("panel.login").first().waitFor();
+    await page.locator("#audit").getByText("account.deleted").first().waitFor();
+  });
+
+  console.log(`panel e2e: ${passed} checks passed`);
+} finally {
+  await browser.close();
+}
