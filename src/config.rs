@@ -81,6 +81,9 @@ pub struct HttpSettings {
     /// `http.requests_per_second`: API and Kannel requests allowed per account and second (bursts of two
     /// seconds' worth); more get 429 with `Retry-After`. 0 = no limit (default).
     pub requests_per_second: u32,
+    /// `http.trusted_proxies`: addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` is
+    /// believed for IP pools (default none: the socket peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[tls]`: the server certificate.
@@ -308,6 +311,7 @@ impl Default for HttpSettings {
             public_hostnames: vec!["localhost".to_owned()],
             max_body_bytes: 1024 * 1024,
             requests_per_second: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }

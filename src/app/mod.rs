@@ -8,6 +8,8 @@
 mod events;
 pub mod numbers;
 mod retention;
+pub mod roles;
+pub mod stages;
 mod start;
 mod submit;
 mod surfaces;
@@ -267,11 +269,14 @@ impl Gateway {
 
     /// One message with its parts and attempts.
     pub async fn message(&self, who: &Principal, id: MessageId) -> AppResult<MessageDetail> {
-        self.inner
+        let mut detail = self
+            .inner
             .store
             .message_detail(who.scope(), id)
             .await?
-            .ok_or(AppError::NotFound("message"))
+            .ok_or(AppError::NotFound("message"))?;
+        roles::redact_message(who, &mut detail.message);
+        Ok(detail)
     }
 
     /// A page of messages, newest first. `limit` 0 means 100.
@@ -283,11 +288,14 @@ impl Gateway {
         if filter.limit == 0 {
             filter.limit = 100;
         }
-        Ok(self.inner.store.list_messages(who.scope(), filter).await?)
+        let mut page = self.inner.store.list_messages(who.scope(), filter).await?;
+        page.items.iter_mut().for_each(|m| roles::redact_message(who, m));
+        Ok(page)
     }
 
     /// Cancels a message that has not been handed to a modem yet.
     pub async fn cancel_message(&self, who: &Principal, id: MessageId) -> AppResult<Message> {
+        roles::require_not_technician(who, "cancel client messages")?;
         match self
             .inner
             .store
@@ -312,20 +320,26 @@ impl Gateway {
         if filter.limit == 0 {
             filter.limit = 100;
         }
-        Ok(self.inner.store.inbox(who.scope(), filter).await?)
+        let mut page = self.inner.store.inbox(who.scope(), filter).await?;
+        page.items.iter_mut().for_each(|m| roles::redact_inbox(who, m));
+        Ok(page)
     }
 
     /// One received SMS.
     pub async fn inbox_item(&self, who: &Principal, id: InboxId) -> AppResult<InboxMessage> {
-        self.inner
+        let mut item = self
+            .inner
             .store
             .inbox_item(who.scope(), id)
             .await?
-            .ok_or(AppError::NotFound("inbox message"))
+            .ok_or(AppError::NotFound("inbox message"))?;
+        roles::redact_inbox(who, &mut item);
+        Ok(item)
     }
 
     /// Deletes a received SMS (physically).
     pub async fn delete_inbox(&self, who: &Principal, id: InboxId) -> AppResult<()> {
+        roles::require_not_technician(who, "delete received messages")?;
         if self.inner.store.delete_inbox(who.scope(), id).await? {
             Ok(())
         } else {

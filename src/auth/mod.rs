@@ -5,9 +5,11 @@
 //! Stage 1 of the three authentication stages (login + password or token) is complete here; stages 2 and 3
 //! (client certificate, IP pool) get their inputs from [`crate::tls::ConnectionInfo`] (peer address and
 //! certificate chain, both known per request) and are checked after stage 1 has named the account.
+pub mod admission;
 pub mod authenticator;
 pub mod cache;
 pub mod password;
+pub mod stages;
 pub mod throttle;
 pub mod token;
 

@@ -1,6 +1,7 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod account;
 pub mod bench;
 pub mod config;
 pub mod modem;
@@ -25,6 +26,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Manage accounts, client certificates and IP pools on the data directory.
+    Account(account::AccountArgs),
     /// Benchmark smsgate and peer daemons on a simulated modem bank (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Modem(args) => modem::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Config(args) => config::run(args),
+        Command::Account(args) => account::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -204,6 +204,7 @@ async fn run_started(
     });
 
     let shutdown = CancellationToken::new();
+    let admission = spawn_pool_admission(gateway.clone(), settings, shutdown.clone()).await;
     let mut servers = tokio::task::JoinSet::new();
     let mut https_addrs = Vec::new();
     for addr in &settings.http.listen {
@@ -212,7 +213,11 @@ async fn run_started(
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
         https_addrs.push(bound);
-        servers.spawn(TlsServer::new(Arc::clone(&tls)).run(listener, app.clone(), shutdown.clone()));
+        servers.spawn(
+            TlsServer::new(Arc::clone(&tls))
+                .with_admission(admission.clone())
+                .run(listener, app.clone(), shutdown.clone()),
+        );
     }
     let https_port = https_addrs.first().map_or(443, SocketAddr::port);
     let mut redirect_addrs = Vec::new();
@@ -293,6 +298,40 @@ async fn run_started(
 /// Keeps systemd's watchdog fed while the database answers: a probe reads from the store every period and
 /// the keep-alive is withheld when no probe succeeded for three periods (a wedged writer or runtime gets
 /// the service restarted).
+/// How often the pre-handshake admission re-reads the accounts' IP pools (changes made by the CLI in
+/// another process included). Requests are checked against the current pool regardless.
+const ADMISSION_REFRESH: Duration = Duration::from_secs(5);
+
+/// Drops connections before TLS from addresses no account could use; refreshed from the store.
+async fn spawn_pool_admission(
+    gateway: Gateway,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> Arc<smsgate::auth::admission::PoolAdmission> {
+    let admission = Arc::new(smsgate::auth::admission::PoolAdmission::new());
+    let trusted = settings.http.trusted_proxies.clone();
+    let refresh = {
+        let admission = Arc::clone(&admission);
+        move |pools: Vec<Vec<ipnet::IpNet>>| admission.update(&pools, &trusted)
+    };
+    if let Ok(pools) = gateway.all_ip_pools().await {
+        refresh(pools);
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(ADMISSION_REFRESH) => {}
+            }
+            match gateway.all_ip_pools().await {
+                Ok(pools) => refresh(pools),
+                Err(error) => tracing::warn!(%error, "cannot refresh the IP pool admission"),
+            }
+        }
+    });
+    admission
+}
+
 fn spawn_watchdog(gateway: Gateway, period: Duration, shutdown: CancellationToken) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let started = std::time::Instant::now();

@@ -5,6 +5,9 @@
 //! the account store is unavailable. The audit log gets the exact reason and the source address.
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -64,7 +67,6 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let peer = peer_of(parts);
         let header_value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -73,7 +75,7 @@ impl FromRequestParts<ApiState> for Caller {
             return Err(Problem::unauthorized());
         };
         let credentials = parse_authorization(value).map_err(|_| Problem::unauthorized())?;
-        let caller = authenticate(state, &credentials, peer).await?;
+        let caller = authenticate_request(state, &credentials, parts).await?;
         check_rate(state, &caller).map_err(Problem::rate_limited)?;
         Ok(caller)
     }
@@ -87,8 +89,127 @@ pub fn check_rate(state: &ApiState, caller: &Caller) -> Result<(), std::time::Du
     }
 }
 
-/// Runs stage 1 for `credentials` from `peer`, auditing failures; shared by the API and the Kannel shim.
+/// All three stages for a request: stage 1 ([`authenticate`]) then [`enforce_stages`]. Every surface
+/// (REST, Kannel shim, SOAP, panel) calls this, so no surface can skip a stage.
+pub async fn authenticate_request(
+    state: &ApiState,
+    credentials: &Credentials,
+    parts: &Parts,
+) -> Result<Caller, Problem> {
+    let caller = verify_credentials(state, credentials, client_of(state, parts)).await?;
+    enforce_stages(state, &caller, parts).await?;
+    audit_login(state, &caller, "stage=password,ip-pool,certificate").await;
+    Ok(caller)
+}
+
+/// Audits a successful login once per verification (the cache answers repeats), not once per request.
+async fn audit_login(state: &ApiState, caller: &Caller, stages: &str) {
+    if caller.identity.fresh {
+        let principal = &caller.principal;
+        tracing::info!(peer = %caller.peer, login = %principal.login, "login");
+        state
+            .gateway
+            .audit(
+                Some(principal),
+                Some(principal.account_id),
+                Some(caller.peer.to_string()),
+                "login.ok",
+                Some(stages.to_owned()),
+            )
+            .await;
+    }
+}
+
+/// The client address of a request: the socket peer, or, when the peer is one of `http.trusted_proxies`,
+/// the client named by `X-Forwarded-For`.
+pub fn client_of(state: &ApiState, parts: &Parts) -> IpAddr {
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    crate::auth::stages::client_address(
+        peer_of(parts),
+        forwarded,
+        &state.gateway.settings().http.trusted_proxies,
+    )
+}
+
+/// Stages 2 and 3 (client certificate, IP pool) for an already authenticated `caller`, on the connection
+/// `parts` came on. Call after stage 1 on every request (also for sessions: a revoked certificate or a
+/// changed pool then applies at once). A refusal is the same 401 a wrong password gets; the audit log
+/// names the stage.
+pub async fn enforce_stages(state: &ApiState, caller: &Caller, parts: &Parts) -> Result<(), Problem> {
+    enforce_origin(state, &caller.principal, &Origin::of(state, parts)).await
+}
+
+/// Where a request comes from, as stages 2 and 3 see it: the client address (after trusted-proxy
+/// processing) and the client certificate chain of its connection. An extractor, for surfaces (the
+/// panel) whose handlers do not hold the request parts.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub client: IpAddr,
+    pub chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+}
+
+impl Origin {
+    /// The origin of the request `parts` belong to.
+    pub fn of(state: &ApiState, parts: &Parts) -> Origin {
+        Origin {
+            client: client_of(state, parts),
+            chain: parts
+                .extensions
+                .get::<ConnectionInfo>()
+                .and_then(|c| c.client_chain.clone()),
+        }
+    }
+}
+
+impl FromRequestParts<ApiState> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        Ok(Origin::of(state, parts))
+    }
+}
+
+/// Stages 2 and 3 for `principal` from `origin` (see [`enforce_stages`]); for session-based surfaces
+/// call it on every request, not only at login.
+pub async fn enforce_origin(state: &ApiState, principal: &Principal, origin: &Origin) -> Result<(), Problem> {
+    match state
+        .gateway
+        .check_stages(
+            principal.account_id,
+            &principal.login,
+            origin.client,
+            origin.chain.as_deref().map(Vec::as_slice),
+        )
+        .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => {
+            // The cached password verification must not outlive a refused stage.
+            state.auth.forget_account(principal.account_id.0);
+            Err(Problem::unauthorized())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stage settings unavailable");
+            Err(Problem::unavailable("authentication is temporarily unavailable"))
+        }
+    }
+}
+
+/// Runs stage 1 only for `credentials` from `peer`, auditing the outcome. Surfaces call
+/// [`authenticate_request`] (all stages) instead; a surface that uses this must call [`enforce_stages`]
+/// right after it.
 pub async fn authenticate(
+    state: &ApiState,
+    credentials: &Credentials,
+    peer: IpAddr,
+) -> Result<Caller, Problem> {
+    let caller = verify_credentials(state, credentials, peer).await?;
+    audit_login(state, &caller, "stage=password").await;
+    Ok(caller)
+}
+
+/// Stage 1 without auditing success (failures are audited).
+async fn verify_credentials(
     state: &ApiState,
     credentials: &Credentials,
     peer: IpAddr,
@@ -102,21 +223,6 @@ pub async fn authenticate(
                 role,
             };
 
-            if identity.fresh {
-                // Once per verification (the cache answers repeats), not once per request.
-                tracing::info!(peer = %peer, login = %principal.login, "login");
-                let detail = "stage=password".to_owned();
-                state
-                    .gateway
-                    .audit(
-                        Some(&principal),
-                        Some(principal.account_id),
-                        Some(peer.to_string()),
-                        "login.ok",
-                        Some(detail),
-                    )
-                    .await;
-            }
             Ok(Caller {
                 principal,
                 identity,

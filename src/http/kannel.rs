@@ -368,14 +368,14 @@ pub fn expand_dlr_url(template: &str, v: &DlrValues<'_>) -> String {
 use axum::extract::{Request, State};
 
 use super::ApiState;
-use super::caller::{authenticate, check_rate, peer_of};
+use super::caller::{authenticate_request, check_rate};
 use crate::app::{AppError, EncodingChoice, KannelDlr, SubmitRequest};
 use crate::auth::{Credentials, Scope};
 
 /// `GET/POST /cgi-bin/sendsms`.
 pub async fn sendsms(State(state): State<ApiState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let peer = peer_of(&parts);
+
     let args = if parts.method == axum::http::Method::POST {
         let content_type = parts
             .headers
@@ -406,13 +406,13 @@ pub async fn sendsms(State(state): State<ApiState>, request: Request) -> Respons
     let Some((username, password)) = credentials(&args) else {
         return KannelReply::new(StatusCode::FORBIDDEN, replies::AUTH_FAILED).into_response();
     };
-    let caller = match authenticate(
+    let caller = match authenticate_request(
         &state,
         &Credentials::Password {
             login: username,
             password,
         },
-        peer,
+        &parts,
     )
     .await
     {

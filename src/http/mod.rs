@@ -3,6 +3,7 @@
 // Handlers return `Result<_, Problem>`; a problem is built at most once per failed request, so its size
 // (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
+pub mod accounts;
 pub mod client;
 pub mod extract;
 pub mod health;
@@ -90,6 +91,21 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/tokens/{id}", axum::routing::delete(api::revoke_token)),
         ("/webhooks", post(api::create_webhook).get(api::list_webhooks)),
         ("/webhooks/{id}", axum::routing::delete(api::delete_webhook)),
+        ("/accounts", get(accounts::list).post(accounts::create)),
+        (
+            "/accounts/{id}/auth",
+            get(accounts::get_stages).put(accounts::put_stages),
+        ),
+        (
+            "/accounts/{id}/certificates",
+            get(accounts::list_certs).post(accounts::issue_cert),
+        ),
+        ("/accounts/{id}/certificates/upload", post(accounts::upload_cert)),
+        (
+            "/accounts/{id}/certificates/{cert}",
+            axum::routing::delete(accounts::revoke_cert),
+        ),
+        ("/audit", get(accounts::audit)),
         ("/openapi.json", get(openapi)),
         ("/docs", get(docs)),
     ]

@@ -22,6 +22,7 @@ pub mod model;
 mod modems;
 mod retention;
 mod schema;
+mod stages;
 pub use schema::SCHEMA_VERSION;
 mod webhooks;
 
@@ -41,6 +42,7 @@ pub use messages::*;
 pub use model::*;
 pub use modems::*;
 pub use retention::Purged;
+pub use stages::*;
 pub use webhooks::*;
 
 /// Most jobs folded into one transaction: bounds the latency a job waits behind others.

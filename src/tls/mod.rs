@@ -8,6 +8,7 @@
 pub mod acceptor;
 pub mod client_cert;
 pub mod config;
+pub mod pkcs12;
 pub mod pki;
 
 use std::path::PathBuf;

@@ -335,8 +335,19 @@ impl FromRequestParts<ApiState> for PanelUser {
             sessions.remove(id);
             return Err(PanelError::LoggedOut);
         };
+        let principal = Principal::of(&account);
+        // Stages 2 and 3 on every request of the session: a revoked certificate, another connection
+        // without it, or an address outside the pool ends the session at once.
+        let origin = crate::http::caller::Origin::of(state, parts);
+        if crate::http::caller::enforce_origin(state, &principal, &origin)
+            .await
+            .is_err()
+        {
+            sessions.remove(id);
+            return Err(PanelError::LoggedOut);
+        }
         Ok(PanelUser {
-            principal: Principal::of(&account),
+            principal,
             session,
             session_id: id.to_owned(),
             lang,

@@ -163,6 +163,7 @@ pub async fn login(
     Extension(sessions): Extension<Arc<Sessions>>,
     PageLang(lang): PageLang,
     Peer(peer): Peer,
+    origin: crate::http::caller::Origin,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, PanelError> {
@@ -180,7 +181,14 @@ pub async fn login(
         login: form.login.clone(),
         password: form.password,
     };
-    match authenticate(&state, &credentials, peer).await {
+    // All three stages, as on every other surface; a refused stage reads like a wrong password.
+    let authenticated = match authenticate(&state, &credentials, origin.client).await {
+        Ok(caller) => crate::http::caller::enforce_origin(&state, &caller.principal, &origin)
+            .await
+            .map(|()| caller),
+        Err(problem) => Err(problem),
+    };
+    match authenticated {
         Ok(caller) => {
             let (id, _) = sessions.create(caller.principal.account_id, Instant::now());
             state

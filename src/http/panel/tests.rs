@@ -286,6 +286,45 @@ async fn disabling_an_account_ends_its_sessions() {
 }
 
 #[tokio::test]
+async fn panel_login_and_sessions_pass_the_certificate_and_ip_pool_stages() {
+    // Router-level requests come from 127.0.0.1 without a client certificate.
+    let (app, gw, _dir) = app().await;
+    let admin = gw
+        .create_account(
+            None,
+            "root",
+            PasswordHasher::insecure_fast().hash(PASSWORD).unwrap(),
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+    let admin = crate::app::Principal::of(&admin);
+    let alice = gw.find_account_by_login("alice").await.unwrap().unwrap().id;
+    let (ok, session) = login(&app, "alice", PASSWORD).await;
+    assert_eq!(ok, StatusCode::SEE_OTHER);
+    let session = session.unwrap();
+
+    // A pool without 127.0.0.1 ends the open session and refuses a new login like a wrong password.
+    gw.set_ip_pool(&admin, None, alice, &["127.0.0.2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&app, "/panel/dashboard", &session).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (refused, none) = login(&app, "alice", PASSWORD).await;
+    let (wrong, _) = login(&app, "bob", "wrong password!!").await;
+    assert_eq!((refused, none), (wrong, None));
+
+    // Requiring a certificate refuses a connection without one.
+    gw.set_ip_pool(&admin, None, alice, &[]).await.unwrap();
+    gw.set_cert_required(&admin, None, alice, true).await.unwrap();
+    assert_eq!(login(&app, "alice", PASSWORD).await, (wrong, None));
+    gw.set_cert_required(&admin, None, alice, false).await.unwrap();
+    assert_eq!(login(&app, "alice", PASSWORD).await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn counter_is_the_encoders_count() {
     let (app, _gw, _dir) = app().await;
     let (_, session) = login(&app, "alice", PASSWORD).await;

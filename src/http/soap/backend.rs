@@ -30,7 +30,7 @@ impl SoapBackend for ApiState {
                 parse_authorization(&value).map_err(|_| unauthorized())?
             }
         };
-        let caller = caller::authenticate(self, &credentials, caller::peer_of(parts))
+        let caller = caller::authenticate_request(self, &credentials, parts)
             .await
             .map_err(|problem| {
                 let fault = problem_fault(&problem);
