@@ -129,6 +129,8 @@ impl Gateway {
         };
         gateway.spawn_event_loop();
         gateway.spawn_retention();
+        gateway.spawn_deletions();
+        gateway.spawn_backups();
         info!(loaded, "gateway core open");
         Ok((
             gateway,

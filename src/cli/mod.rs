@@ -1,10 +1,13 @@
 //! Command-line surface of the `smsgate` binary. Each subcommand lives in its own file.
 use clap::{Parser, Subcommand};
 
+pub mod account;
+pub mod backup;
 pub mod config;
 pub mod modem;
 pub mod pdu;
 pub mod serve;
+pub mod settings;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -24,6 +27,10 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Encrypted backups: create (while running), list, verify, restore (service stopped).
+    Backup(backup::BackupArgs),
+    /// Account administration from the shell: delete an account's data.
+    Account(account::AccountArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -32,5 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Modem(args) => modem::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Config(args) => config::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::Account(args) => account::run(args),
     }
 }

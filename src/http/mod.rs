@@ -3,6 +3,7 @@
 // Handlers return `Result<_, Problem>`; a problem is built at most once per failed request, so its size
 // (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
+pub mod account;
 pub mod client;
 pub mod extract;
 pub mod kannel;
@@ -88,6 +89,18 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/tokens/{id}", axum::routing::delete(api::revoke_token)),
         ("/webhooks", post(api::create_webhook).get(api::list_webhooks)),
         ("/webhooks/{id}", axum::routing::delete(api::delete_webhook)),
+        (
+            "/account/deletion",
+            post(account::request_own)
+                .get(account::status_own)
+                .delete(account::cancel_own),
+        ),
+        (
+            "/accounts/{id}/deletion",
+            post(account::request_for)
+                .get(account::status_for)
+                .delete(account::cancel_for),
+        ),
         ("/openapi.json", get(openapi)),
         ("/docs", get(docs)),
     ]

@@ -187,6 +187,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(V1),
     M::up(super::kannel::V2_KANNEL_DLR),
     M::up(super::retention::V3_RETENTION_INDEXES),
+    M::up(super::erasure::V4_ERASURE),
 ];
 
 /// All migrations, oldest first.
@@ -226,6 +227,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 14);
+        assert_eq!(tables, 16);
     }
 }
