@@ -29,6 +29,11 @@ const HOUR_MS: i64 = 3_600_000;
 /// Attempts at a complete WAL checkpoint (a reader in the middle of a query blocks it briefly).
 const CHECKPOINT_TRIES: u32 = 20;
 
+/// Accounts erased since the service started: surfaces check it to refuse a login answered from a
+/// credential cache for an account that no longer exists.
+#[derive(Debug, Default)]
+pub(crate) struct ErasedAccounts(std::sync::RwLock<std::collections::HashSet<AccountId>>);
+
 /// Answer to a deletion request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeletionAccepted {
@@ -187,6 +192,9 @@ impl Gateway {
                 ErasureStep::NoAccount => return Ok(None),
             }
         }
+        if let Ok(mut set) = self.inner.erased.0.write() {
+            set.insert(id);
+        }
         self.remove_account_files(id).await;
         info!(account = id.0, ?erased, "account data erased");
         self.audit(
@@ -206,6 +214,16 @@ impl Gateway {
         .await;
         self.checkpoint().await;
         Ok(Some(erased))
+    }
+
+    /// True when account `id` was erased while this gateway runs (a cached login for it must be refused).
+    pub fn was_erased(&self, id: AccountId) -> bool {
+        self.inner
+            .erased
+            .0
+            .read()
+            .map(|s| s.contains(&id))
+            .unwrap_or(false)
     }
 
     /// Removes `<data_dir>/accounts/<id>` (uploaded certificates and other files of the account).

@@ -151,6 +151,8 @@ struct Inner {
     inbound: events::InboundState,
     /// Modem actors and the simulated bank, when started by [`Gateway::start`].
     modems: start::ModemRuntime,
+    /// Accounts erased since start.
+    erased: deletion::ErasedAccounts,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

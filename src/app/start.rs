@@ -125,6 +125,7 @@ impl Gateway {
                 webhooks_due,
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
+                erased: Default::default(),
             }),
         };
         gateway.spawn_event_loop();

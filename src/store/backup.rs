@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::backup::StepResult;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{BUSY_TIMEOUT, StoreError, StoreResult};
@@ -10,6 +11,8 @@ use super::{BUSY_TIMEOUT, StoreError, StoreResult};
 /// Copy every page in one step: the copy is one read transaction, so it is a consistent snapshot even
 /// while the writer commits (stepping in chunks would restart at every foreign commit under WAL).
 const ALL_PAGES: std::os::raw::c_int = -1;
+/// Pause before retrying a step that found the source locked.
+const RETRY: Duration = Duration::from_millis(50);
 
 /// Copies the database at `db` into a new file `dest` (which must not exist), while other connections
 /// may keep writing. The copy is a complete database file of the current schema.
@@ -22,7 +25,19 @@ pub fn snapshot(db: &Path, dest: &Path) -> StoreResult<()> {
     let mut dst = Connection::open(dest)?;
     {
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        backup.run_to_completion(ALL_PAGES, Duration::ZERO, None)?;
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match backup.step(ALL_PAGES)? {
+                StepResult::Done => break,
+                // More cannot follow a step of all pages; Busy/Locked: the writer is checkpointing.
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(RETRY),
+                _ => {
+                    return Err(StoreError::Transaction(
+                        "the database stayed locked during the backup".into(),
+                    ));
+                }
+            }
+        }
     }
     // The copy carries the WAL flag of the source; as a stand-alone file it should be self-contained.
     dst.pragma_update(None, "journal_mode", "DELETE")?;
