@@ -253,6 +253,10 @@ pub fn create_backup(
             dir.join(backup_name(now))
         }
     };
+    // The file name has millisecond resolution; so does the recorded time, so listings compare equal.
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(now);
     // The plaintext snapshot stays inside the data directory (service user only) and is removed after.
     let plain = TempFile::beside(&settings.data_dir, "backup");
     db::snapshot(&db_path, &plain.0)?;
@@ -342,10 +346,11 @@ pub fn expire_backups(dir: &Path, keep_days: u32, now: OffsetDateTime) -> Result
 
 fn map_decrypt(e: age::DecryptError) -> BackupError {
     match e {
-        age::DecryptError::NoMatchingKeys | age::DecryptError::KeyDecryptionFailed => BackupError::WrongKey,
-        age::DecryptError::DecryptionFailed => {
-            BackupError::Invalid("the content does not authenticate (cut short or altered)".into())
-        }
+        // At the header stage, DecryptionFailed is a passphrase that does not open the scrypt stanza;
+        // damage to the payload shows up later as a read error.
+        age::DecryptError::NoMatchingKeys
+        | age::DecryptError::KeyDecryptionFailed
+        | age::DecryptError::DecryptionFailed => BackupError::WrongKey,
         age::DecryptError::Io(e) => BackupError::Invalid(e.to_string()),
         other => BackupError::Invalid(other.to_string()),
     }
