@@ -311,3 +311,206 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewAccount, NewMessage, NewPart, Role, Submitted, TextEncoding};
+
+    async fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("smsgate.db")).unwrap();
+        (dir, store)
+    }
+
+    async fn account(store: &Store, login: &str) -> AccountId {
+        store
+            .create_account(NewAccount {
+                login: login.into(),
+                password_hash: "h".into(),
+                role: Role::Client,
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn submit(store: &Store, account: AccountId, n: usize) -> Vec<MessageId> {
+        let messages = (0..n)
+            .map(|i| NewMessage {
+                id: MessageId::new(),
+                recipient: format!("+4860010{i:04}"),
+                group: None,
+                text: "secret".into(),
+                encoding: TextEncoding::Gsm7,
+                priority: 0,
+                send_at: None,
+                valid_until: None,
+                delivery_report: false,
+                client_ref: None,
+                parts: vec![NewPart {
+                    pdu: vec![0, 1],
+                    tpdu_len: 2,
+                }],
+            })
+            .collect();
+        match store.submit(account, None, messages, 1_000).await.unwrap() {
+            Submitted::Created(v) => v.into_iter().map(|m| m.id).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn count(store: &Store, sql: &'static str, account: AccountId) -> i64 {
+        store
+            .read(move |c| Ok(c.query_row(sql, [account.0], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+
+    /// Erases in steps of `batch` until finished; returns the steps taken.
+    async fn erase_all(store: &Store, account: AccountId, batch: u32) -> Vec<ErasureStep> {
+        let mut steps = Vec::new();
+        loop {
+            let step = store.erase_account_step(account, batch, 5_000).await.unwrap();
+            let last = !matches!(step, ErasureStep::Deleted { .. });
+            steps.push(step);
+            if last {
+                return steps;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn erasure_runs_in_batches_and_reaches_tables_added_later() {
+        let (_dir, store) = open().await;
+        let a = account(&store, "a").await;
+        let b = account(&store, "b").await;
+        submit(&store, a, 7).await;
+        submit(&store, b, 2).await;
+        // A table added by a later migration (say, certificate bindings) is found by its column.
+        store
+            .write(move |c| {
+                c.execute_batch(
+                    "CREATE TABLE account_certificates (id INTEGER PRIMARY KEY, account_id INTEGER, pem TEXT)",
+                )?;
+                c.execute(
+                    "INSERT INTO account_certificates (account_id, pem) VALUES (?1, 'a'), (?2, 'b')",
+                    params![a.0, b.0],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let steps = erase_all(&store, a, 3).await;
+        let batches: Vec<u64> = steps
+            .iter()
+            .filter_map(|s| match s {
+                ErasureStep::Deleted { count, .. } => Some(*count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(batches, vec![3, 3, 1], "{steps:?}");
+        assert_eq!(steps.last(), Some(&ErasureStep::Finished { rows: 1 }));
+        assert!(store.account(a).await.unwrap().is_none());
+        assert!(store.tombstone(a).await.unwrap().is_some());
+        for sql in [
+            "SELECT count(*) FROM messages WHERE account_id = ?1",
+            "SELECT count(*) FROM account_certificates WHERE account_id = ?1",
+        ] {
+            assert_eq!(count(&store, sql, a).await, 0, "{sql}");
+            assert!(count(&store, sql, b).await > 0, "{sql} for the other account");
+        }
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM message_parts WHERE ?1 IS NOT NULL",
+                a
+            )
+            .await,
+            2,
+            "only b's parts remain"
+        );
+        assert_eq!(
+            store.erase_account_step(a, 3, 6_000).await.unwrap(),
+            ErasureStep::NoAccount
+        );
+    }
+
+    #[tokio::test]
+    async fn queued_are_cancelled_and_sends_in_flight_are_waited_for() {
+        let (_dir, store) = open().await;
+        let a = account(&store, "a").await;
+        let ids = submit(&store, a, 3).await;
+        store.begin_attempt(ids[0], "imei".into(), 2_000).await.unwrap();
+        let cancelled = store.cancel_queued_of_account(a, 3_000).await.unwrap();
+        assert_eq!(cancelled.len(), 2);
+        assert!(!cancelled.contains(&ids[0]), "the one being sent is not queued");
+        let steps = erase_all(&store, a, 100).await;
+        assert_eq!(steps.last(), Some(&ErasureStep::WaitingForSends(1)));
+        assert!(store.account(a).await.unwrap().is_some());
+        store
+            .write(move |c| {
+                c.execute(
+                    "UPDATE messages SET status = 'sent' WHERE id = ?1",
+                    [ids[0].to_string()],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let steps = erase_all(&store, a, 100).await;
+        assert!(
+            matches!(steps.last(), Some(ErasureStep::Finished { .. })),
+            "{steps:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_keep_the_earliest_time_and_ids_are_never_reused() {
+        let (_dir, store) = open().await;
+        let a = account(&store, "a").await;
+        let ask = |at: i64, after: i64, by: &str| NewDeletionRequest {
+            account_id: a,
+            requested_by: Some(by.into()),
+            source_ip: None,
+            requested_at: at,
+            execute_after: after,
+        };
+        let first = store
+            .request_deletion(ask(1_000, 90_000, "a"))
+            .await
+            .unwrap()
+            .unwrap();
+        let second = store
+            .request_deletion(ask(2_000, 5_000, "root"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            second.requested_by.as_deref(),
+            Some("a"),
+            "the first request's details stay"
+        );
+        assert!(second.execute_after < first.execute_after, "brought forward");
+        assert!(store.due_deletions(4_999).await.unwrap().is_empty());
+        assert_eq!(store.due_deletions(5_000).await.unwrap().len(), 1);
+        assert!(store.cancel_deletion(a).await.unwrap());
+        assert!(!store.cancel_deletion(a).await.unwrap());
+        assert!(
+            store
+                .request_deletion(NewDeletionRequest {
+                    account_id: AccountId(999),
+                    ..ask(1, 1, "x")
+                })
+                .await
+                .unwrap()
+                .is_none()
+        );
+        erase_all(&store, a, 10).await;
+        let next = account(&store, "b").await;
+        assert!(
+            next.0 > a.0,
+            "the erased id {a:?} is not handed out again ({next:?})"
+        );
+    }
+}
