@@ -287,8 +287,9 @@ pub struct BackupSettings {
     /// `backup.interval_hours`: the service takes a backup this often; 0 = no scheduled backups
     /// (default 24).
     pub interval_hours: u32,
-    /// `backup.keep_days`: backups older than this are deleted; at most `retention.days`, so data purged
-    /// or erased from the live system leaves the backups too (default 730).
+    /// `backup.keep_days`: backups older than this are deleted; never more than `retention.days` (a larger
+    /// value is capped), so data purged or erased from the live system leaves the backups too
+    /// (default 730).
     pub keep_days: u32,
 }
 
@@ -460,6 +461,11 @@ impl Settings {
         self.data_dir.join("accounts").join(account_id.to_string())
     }
 
+    /// Days a backup is kept: `backup.keep_days`, capped at `retention.days`.
+    pub fn backup_keep_days(&self) -> u32 {
+        self.backup.keep_days.min(self.retention.days)
+    }
+
     /// Path of the SQLite database inside the data directory.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("smsgate.db")
@@ -591,12 +597,6 @@ impl Settings {
         if self.backup.keep_days == 0 {
             return Err(invalid("backup.keep_days", "must be at least 1"));
         }
-        if self.backup.keep_days > self.retention.days {
-            return Err(invalid(
-                "backup.keep_days",
-                "must not exceed retention.days (backups would keep purged data longer)",
-            ));
-        }
         for (i, r) in self.backup.recipients.iter().enumerate() {
             if r.parse::<age::x25519::Recipient>().is_err() {
                 return Err(invalid(
@@ -726,7 +726,7 @@ mod tests {
             "modem[1].name",
         );
         check("[retention]\ndays = 0", "retention.days");
-        check("[backup]\nkeep_days = 800", "backup.keep_days");
+        check("[backup]\nkeep_days = 0", "backup.keep_days");
         check("[backup]\nrecipients = [\"ssh-rsa x\"]", "backup.recipients[0]");
         check("[sim]\nprofile = \"nokia3310\"", "sim.profile");
         check("[webhooks]\nretry_hours = 0", "webhooks.retry_hours");

@@ -208,7 +208,7 @@ fn passphrase_backups_and_expiry() {
         verify_backup(&new.path, &wrong, &store_dir),
         Err(BackupError::WrongKey)
     ));
-    let gone = expire_backups(&settings.backup_dir(), settings.backup.keep_days, now()).unwrap();
+    let gone = expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now()).unwrap();
     assert_eq!(gone, vec![old.path]);
     assert_eq!(list_backups(&settings.backup_dir()).unwrap(), vec![new]);
 }

@@ -489,7 +489,7 @@ impl Gateway {
         tokio::task::spawn_blocking(move || {
             let key = configured_key(&settings)?;
             let info = create_backup(&settings, &key, None, now)?;
-            expire_backups(&settings.backup_dir(), settings.backup.keep_days, now)?;
+            expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)?;
             Ok(info)
         })
         .await

@@ -92,7 +92,7 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
             let info = create_backup(&settings, &key, out.as_deref(), now)?;
             println!("{} ({} bytes)", info.path.display(), info.bytes);
             if out.is_none() {
-                for gone in expire_backups(&settings.backup_dir(), settings.backup.keep_days, now)? {
+                for gone in expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)? {
                     println!("expired {}", gone.display());
                 }
             }
