@@ -16,8 +16,9 @@ use tracing::{info, warn};
 use super::{AccountId, AppError, AppResult, Gateway, Principal};
 use crate::store::{DeletionRequest, Erased, ErasureStep, NewDeletionRequest};
 
-/// How often the scheduler looks for deletion requests whose grace period has ended.
-pub const DELETION_INTERVAL: Duration = Duration::from_secs(60);
+/// How often requests recorded by another process (the CLI while the service runs) are looked for: with
+/// the retention sweep. Requests made through the gateway wake the scheduler directly.
+pub const DELETION_INTERVAL: Duration = super::retention::RETENTION_INTERVAL;
 /// Rows deleted per write job: small enough that other accounts' writes wait only milliseconds.
 pub const ERASE_BATCH: u32 = 500;
 /// How long an immediate erasure waits for the account's in-flight sends before leaving the rest to the
@@ -32,7 +33,11 @@ const CHECKPOINT_TRIES: u32 = 20;
 /// Accounts erased since the service started: surfaces check it to refuse a login answered from a
 /// credential cache for an account that no longer exists.
 #[derive(Debug, Default)]
-pub(crate) struct ErasedAccounts(std::sync::RwLock<std::collections::HashSet<AccountId>>);
+pub(crate) struct ErasedAccounts(
+    std::sync::RwLock<std::collections::HashSet<AccountId>>,
+    /// Wakes the scheduler when a request with a grace period is recorded.
+    tokio::sync::Notify,
+);
 
 /// Answer to a deletion request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +120,7 @@ impl Gateway {
         let erased = if grace_ms == 0 {
             self.erase_account_now(id, INLINE_WAIT).await?.is_some()
         } else {
+            self.inner.erased.1.notify_one();
             false
         };
         Ok(DeletionAccepted { request, erased })
@@ -267,21 +273,44 @@ impl Gateway {
         Ok(done)
     }
 
-    /// Starts the scheduler of deletion requests; it stops with the gateway.
+    /// Starts the scheduler of deletion requests; it stops with the gateway. It sleeps until the earliest
+    /// pending request is due and wakes when a request is recorded here. Requests queued by
+    /// `smsgate account delete-data` from another process are picked up by the hourly retention sweep.
+    /// With nothing pending it holds no timer at all.
     pub(crate) fn spawn_deletions(&self) {
         let gw = self.clone();
         let stop = self.inner.inbound.stop.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(DELETION_INTERVAL);
+            let mut next_due: Option<i64> = None;
             loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        if let Err(e) = gw.run_due_deletions().await {
-                            warn!(error = %e, "deletion scheduler failed");
+                let wake = gw.inner.erased.1.notified();
+                match next_due {
+                    Some(at) => {
+                        let ahead = (at - gw.now_ms()).max(0) as u64;
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(ahead)) => {
+                                if let Err(e) = gw.run_due_deletions().await {
+                                    warn!(error = %e, "deletion scheduler failed");
+                                }
+                            }
+                            _ = wake => {}
+                            _ = stop.cancelled() => break,
                         }
                     }
-                    _ = stop.cancelled() => break,
+                    None => {
+                        tokio::select! {
+                            _ = wake => {}
+                            _ = stop.cancelled() => break,
+                        }
+                    }
                 }
+                next_due = match gw.inner.store.next_deletion_due().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        warn!(error = %e, "deletion scheduler cannot read pending requests");
+                        None
+                    }
+                };
             }
         });
     }

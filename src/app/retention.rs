@@ -73,6 +73,10 @@ impl Gateway {
                         if let Err(e) = gw.purge_expired_data().await {
                             warn!(error = %e, "retention sweep failed");
                         }
+                        // Deletion requests queued by the CLI while the service runs.
+                        if let Err(e) = gw.run_due_deletions().await {
+                            warn!(error = %e, "deletion sweep failed");
+                        }
                     }
                     _ = stop.cancelled() => break,
                 }

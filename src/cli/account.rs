@@ -1,6 +1,6 @@
 //! `smsgate account delete-data LOGIN`: an admin's request to delete all data of an account, from the
 //! appliance's shell. With the service stopped the data is erased at once; with the service running the
-//! request is recorded in its database and its deletion scheduler carries it out within a minute.
+//! request is recorded in its database and its deletion scheduler carries it out within the hour.
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -106,7 +106,7 @@ async fn request_online(db: &std::path::Path, actor: &str, login: &str) -> anyho
             )
             .await?;
         println!(
-            "the service is running: deletion of {login:?} (id {}) is queued and runs within a minute",
+            "the service is running: deletion of {login:?} (id {}) is queued and runs within the hour",
             account.id.0
         );
         anyhow::Ok(())

@@ -250,6 +250,18 @@ impl Store {
         .await
     }
 
+    /// When the earliest pending request is due (unix ms), if any.
+    pub async fn next_deletion_due(&self) -> StoreResult<Option<i64>> {
+        self.read(|conn| {
+            Ok(
+                conn.query_row("SELECT min(execute_after) FROM deletion_requests", [], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })?,
+            )
+        })
+        .await
+    }
+
     /// Cancels every queued message of the account (the first step of an erasure, so the dispatcher hands
     /// none of them to a modem any more); returns their ids.
     pub async fn cancel_queued_of_account(
