@@ -339,6 +339,16 @@ async fn grace_period_request_can_be_cancelled_and_is_carried_out_when_due() {
         1
     );
 
+    // The only admin cannot erase itself (the appliance would be left without one).
+    let root = gw.gateway.find_account_by_login("root").await.unwrap().unwrap();
+    let last_admin = http
+        .post(gw.url(&format!("/api/v1/accounts/{}/deletion", root.id.0)))
+        .basic_auth("root", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(last_admin, 409, None).await;
+
     // Asked again, then an admin brings it forward: carried out at once.
     assert_eq!(ask().await.status(), 202);
     let forced: Value = http

@@ -93,6 +93,17 @@ impl Gateway {
         source_ip: Option<String>,
         grace_ms: i64,
     ) -> AppResult<DeletionAccepted> {
+        let accounts = self.inner.store.accounts().await?;
+        let admins = accounts.iter().filter(|a| a.role == super::Role::Admin).count();
+        if admins == 1
+            && accounts
+                .iter()
+                .any(|a| a.id == id && a.role == super::Role::Admin)
+        {
+            return Err(AppError::Conflict(
+                "the last admin account cannot be deleted (create another admin first)".into(),
+            ));
+        }
         let now = self.now_ms();
         let request = self
             .inner

@@ -151,7 +151,8 @@ impl Store {
     }
 
     /// Physically deletes an account and everything that belongs to it (messages, parts, attempts, reports,
-    /// inbox, tokens, webhooks, outbox): the data-deletion request of a client. Returns false if absent.
+    /// inbox, tokens, webhooks, outbox) in one transaction. Returns false if absent. A client's deletion
+    /// request goes through [`Store::erase_account_step`] instead (batched, with a tombstone).
     pub async fn delete_account(&self, id: AccountId) -> StoreResult<bool> {
         self.write(move |conn| Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1))
             .await
