@@ -63,6 +63,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// How long data is kept.
     pub retention: RetentionSettings,
+    /// Encrypted backups of the database.
+    pub backup: BackupSettings,
 }
 
 /// `[http]`: where the HTTPS API listens.
@@ -269,6 +271,29 @@ pub struct WebhookSettings {
 pub struct RetentionSettings {
     /// `retention.days`: messages, reports and inbox older than this are purged (default 730 = 2 years).
     pub days: u32,
+    /// `retention.deletion_grace_hours`: how long a client's request to delete its account's data waits
+    /// before it is carried out; the client can cancel it meanwhile. 0 = carried out at once (default).
+    pub deletion_grace_hours: u32,
+}
+
+/// `[backup]`: encrypted backups of the database (age, X25519).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSettings {
+    /// `backup.dir`: where backups are written; empty = `<data_dir>/backups` (default).
+    #[serde(deserialize_with = "empty_path_as_none")]
+    pub dir: Option<PathBuf>,
+    /// `backup.recipients`: age public keys (`age1...`) backups are encrypted to. Empty = the key pair in
+    /// `<data_dir>/backup-identity.txt`, created on first use and readable by the service user only
+    /// (default). With recipients set, keep the matching identities off the appliance.
+    pub recipients: Vec<String>,
+    /// `backup.interval_hours`: the service takes a backup this often; 0 = no scheduled backups
+    /// (default 24).
+    pub interval_hours: u32,
+    /// `backup.keep_days`: backups older than this are deleted; never more than `retention.days` (a larger
+    /// value is capped), so data purged or erased from the live system leaves the backups too
+    /// (default 730).
+    pub keep_days: u32,
 }
 
 fn default_group() -> String {
@@ -299,6 +324,7 @@ impl Default for Settings {
             sim: SimSettings::default(),
             webhooks: WebhookSettings::default(),
             retention: RetentionSettings::default(),
+            backup: BackupSettings::default(),
         }
     }
 }
@@ -365,7 +391,21 @@ impl Default for WebhookSettings {
 
 impl Default for RetentionSettings {
     fn default() -> Self {
-        RetentionSettings { days: 730 }
+        RetentionSettings {
+            days: 730,
+            deletion_grace_hours: 0,
+        }
+    }
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            dir: None,
+            recipients: Vec::new(),
+            interval_hours: 24,
+            keep_days: 730,
+        }
     }
 }
 
@@ -409,6 +449,25 @@ impl Settings {
     /// Renders the settings as TOML (e.g. to write a default config file).
     pub fn to_toml(&self) -> Result<String, ConfigError> {
         toml::to_string_pretty(self).map_err(|e| invalid("", e.to_string()))
+    }
+
+    /// Directory backups are written to (`backup.dir`, else `<data_dir>/backups`).
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
+    }
+
+    /// Files an account uploaded (certificates, ...) live under this directory; erasing the account
+    /// removes it.
+    pub fn account_files_dir(&self, account_id: i64) -> PathBuf {
+        self.data_dir.join("accounts").join(account_id.to_string())
+    }
+
+    /// Days a backup is kept: `backup.keep_days`, capped at `retention.days`.
+    pub fn backup_keep_days(&self) -> u32 {
+        self.backup.keep_days.min(self.retention.days)
     }
 
     /// Path of the SQLite database inside the data directory.
@@ -539,6 +598,17 @@ impl Settings {
         if self.retention.days == 0 {
             return Err(invalid("retention.days", "must be at least 1"));
         }
+        if self.backup.keep_days == 0 {
+            return Err(invalid("backup.keep_days", "must be at least 1"));
+        }
+        for (i, r) in self.backup.recipients.iter().enumerate() {
+            if r.parse::<age::x25519::Recipient>().is_err() {
+                return Err(invalid(
+                    &format!("backup.recipients[{i}]"),
+                    "must be an age X25519 public key (age1...)",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -660,6 +730,8 @@ mod tests {
             "modem[1].name",
         );
         check("[retention]\ndays = 0", "retention.days");
+        check("[backup]\nkeep_days = 0", "backup.keep_days");
+        check("[backup]\nrecipients = [\"ssh-rsa x\"]", "backup.recipients[0]");
         check("[sim]\nprofile = \"nokia3310\"", "sim.profile");
         check("[webhooks]\nretry_hours = 0", "webhooks.retry_hours");
         check("bogus = 1", "bogus");

@@ -5,6 +5,8 @@
 //! touches only its own rows (the account id is part of every query, so guessing another id yields
 //! `NotFound`, never someone else's data); admins and technicians see everything. Errors are
 //! [`AppError`]s, which the HTTP layer maps to problem+json.
+pub mod backup;
+mod deletion;
 mod events;
 pub mod numbers;
 mod retention;
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+pub use self::deletion::{DELETION_INTERVAL, DeletionAccepted, ERASE_BATCH};
 pub use self::events::Inbound;
 pub use self::retention::{AccountExport, RETENTION_INTERVAL};
 pub use self::start::GatewayHandles;
@@ -37,6 +40,7 @@ pub use crate::store::{
     NewAuditEntry, OutboxId, Page, PartStatus, Role, TextEncoding, TokenId, Webhook, WebhookDelivery,
     WebhookId,
 };
+pub use crate::store::{DeletionRequest, Erased};
 
 /// The authenticated caller of an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +153,8 @@ struct Inner {
     inbound: events::InboundState,
     /// Modem actors and the simulated bank, when started by [`Gateway::start`].
     modems: start::ModemRuntime,
+    /// Accounts erased since start.
+    erased: deletion::ErasedAccounts,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.
@@ -458,33 +464,6 @@ impl Gateway {
             "account.enabled"
         };
         self.audit(Some(who), Some(id), None, action, None).await;
-        Ok(())
-    }
-
-    /// Deletes an account and all its data physically (the client's own request, or an admin's). The
-    /// audit log keeps who asked and when.
-    pub async fn delete_account(&self, who: &Principal, id: AccountId) -> AppResult<()> {
-        if who.account_id != id {
-            who.require_admin()?;
-        }
-        let login = self
-            .inner
-            .store
-            .account(id)
-            .await?
-            .map(|a| a.login)
-            .ok_or(AppError::NotFound("account"))?;
-        if !self.inner.store.delete_account(id).await? {
-            return Err(AppError::NotFound("account"));
-        }
-        self.audit(
-            Some(who),
-            Some(id),
-            None,
-            "account.deleted",
-            Some(format!("login={login}")),
-        )
-        .await;
         Ok(())
     }
 

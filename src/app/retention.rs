@@ -37,8 +37,26 @@ impl Gateway {
         let purged = self.inner.store.purge_older_than(cutoff).await?;
         if purged != Purged::default() {
             info!(?purged, "retention: old data deleted");
-            self.audit(None, None, None, "retention.purged", Some(format!("{purged:?}")))
-                .await;
+            self.audit(
+                None,
+                None,
+                None,
+                "retention.purged",
+                Some(format!(
+                    "cutoff={cutoff} messages={} inbox={} reports={} webhook_events={} idempotency_keys={} \
+                     fragments={}",
+                    purged.messages,
+                    purged.inbox,
+                    purged.reports,
+                    purged.webhook_events,
+                    purged.idempotency_keys,
+                    purged.fragments
+                )),
+            )
+            .await;
+            // Purged rows are overwritten in their pages (secure_delete); the checkpoint also drops the
+            // WAL's older copies of those pages.
+            self.checkpoint().await;
         }
         Ok(purged)
     }
@@ -54,6 +72,10 @@ impl Gateway {
                     _ = tick.tick() => {
                         if let Err(e) = gw.purge_expired_data().await {
                             warn!(error = %e, "retention sweep failed");
+                        }
+                        // Deletion requests queued by the CLI while the service runs.
+                        if let Err(e) = gw.run_due_deletions().await {
+                            warn!(error = %e, "deletion sweep failed");
                         }
                     }
                     _ = stop.cancelled() => break,

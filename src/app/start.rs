@@ -125,10 +125,13 @@ impl Gateway {
                 webhooks_due,
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
+                erased: Default::default(),
             }),
         };
         gateway.spawn_event_loop();
         gateway.spawn_retention();
+        gateway.spawn_deletions();
+        gateway.spawn_backups();
         info!(loaded, "gateway core open");
         Ok((
             gateway,

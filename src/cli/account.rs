@@ -7,9 +7,10 @@ use std::str::FromStr;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 
+use super::settings::DataArgs;
+
 use smsgate::app::{Gateway, Principal, Role};
 use smsgate::auth::{PasswordHasher, PasswordPolicy, generate_password};
-use smsgate::config::Settings;
 use smsgate::store::AccountId;
 
 /// Environment variable with the password for `create` and `passwd` (otherwise one is generated).
@@ -18,12 +19,8 @@ pub const PASSWORD_ENV: &str = "SMSGATE_ACCOUNT_PASSWORD";
 /// Arguments of `smsgate account`.
 #[derive(Debug, Args)]
 pub struct AccountArgs {
-    /// Configuration file (for `data_dir`).
-    #[arg(long, value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
-    /// Data directory; overrides the config file.
-    #[arg(long, value_name = "DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
     #[command(subcommand)]
     pub action: AccountAction,
 }
@@ -31,6 +28,18 @@ pub struct AccountArgs {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum AccountAction {
+    #[command(flatten)]
+    Manage(ManageAction),
+    /// Delete the account LOGIN and all its data (messages, reports, inbox, tokens, webhooks, files).
+    DeleteData {
+        /// Login of the account.
+        login: String,
+    },
+}
+
+/// Changes made through the gateway's services on the data directory.
+#[derive(Debug, Subcommand)]
+pub enum ManageAction {
     /// Create an account (password from $SMSGATE_ACCOUNT_PASSWORD, else generated and printed once).
     Create {
         login: String,
@@ -100,10 +109,16 @@ pub enum PoolAction {
 
 /// Runs `smsgate account`.
 pub fn run(args: AccountArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    let settings = args.data.settings()?;
+    match args.action {
+        AccountAction::DeleteData { login } => super::account_delete::delete_data(settings, &login),
+        AccountAction::Manage(action) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run_async(settings, action))
+        }
+    }
 }
 
 fn cli_actor() -> Principal {
@@ -135,27 +150,20 @@ fn password_for(login: &str) -> anyhow::Result<(String, bool)> {
     }
 }
 
-async fn run_async(args: AccountArgs) -> anyhow::Result<()> {
-    let mut settings = match &args.config {
-        Some(path) => Settings::load(path)?,
-        None => Settings::default_with_data_dir(super::serve::DEFAULT_DATA_DIR),
-    };
-    if let Some(dir) = &args.data_dir {
-        settings.data_dir = dir.clone();
-    }
+async fn run_async(settings: smsgate::config::Settings, action: ManageAction) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let (gateway, _handles) = Gateway::open(settings).await?;
-    let result = act(&gateway, args.action).await;
+    let result = act(&gateway, action).await;
     gateway.shutdown().await;
     result
 }
 
-async fn act(gateway: &Gateway, action: AccountAction) -> anyhow::Result<()> {
+async fn act(gateway: &Gateway, action: ManageAction) -> anyhow::Result<()> {
     let who = cli_actor();
     let hasher = PasswordHasher::default();
     match action {
-        AccountAction::Create { login, role } => {
+        ManageAction::Create { login, role } => {
             let role = Role::from_str(&role).map_err(|_| anyhow!("unknown role {role}"))?;
             let (password, generated) = password_for(&login)?;
             let hash = hasher.hash_blocking(password.clone()).await?;
@@ -170,7 +178,7 @@ async fn act(gateway: &Gateway, action: AccountAction) -> anyhow::Result<()> {
                 println!("password: {password}");
             }
         }
-        AccountAction::List => {
+        ManageAction::List => {
             for a in gateway.accounts(&who).await? {
                 let stages = gateway.stage_settings(&who, a.id).await?;
                 let live = stages.certs.iter().filter(|c| c.revoked_at.is_none()).count();
@@ -190,7 +198,7 @@ async fn act(gateway: &Gateway, action: AccountAction) -> anyhow::Result<()> {
                 );
             }
         }
-        AccountAction::Passwd { login } => {
+        ManageAction::Passwd { login } => {
             let id = account_id(gateway, &login).await?;
             let (password, generated) = password_for(&login)?;
             let hash = hasher.hash_blocking(password.clone()).await?;
@@ -200,23 +208,23 @@ async fn act(gateway: &Gateway, action: AccountAction) -> anyhow::Result<()> {
                 println!("password: {password}");
             }
         }
-        AccountAction::Lock { login } => {
+        ManageAction::Lock { login } => {
             let id = account_id(gateway, &login).await?;
             gateway.set_account_disabled(&who, id, true).await?;
             println!("{login} locked");
         }
-        AccountAction::Unlock { login } => {
+        ManageAction::Unlock { login } => {
             let id = account_id(gateway, &login).await?;
             gateway.set_account_disabled(&who, id, false).await?;
             println!("{login} unlocked");
         }
-        AccountAction::RequireCert { login, on } => {
+        ManageAction::RequireCert { login, on } => {
             let id = account_id(gateway, &login).await?;
             gateway.set_cert_required(&who, None, id, on).await?;
             println!("{login}: client certificate required = {on}");
         }
-        AccountAction::Cert(cert) => cert_action(gateway, &who, cert).await?,
-        AccountAction::IpPool(PoolAction::Set { login, entries }) => {
+        ManageAction::Cert(cert) => cert_action(gateway, &who, cert).await?,
+        ManageAction::IpPool(PoolAction::Set { login, entries }) => {
             let id = account_id(gateway, &login).await?;
             let pool = gateway.set_ip_pool(&who, None, id, &entries).await?;
             if pool.is_empty() {
@@ -225,7 +233,7 @@ async fn act(gateway: &Gateway, action: AccountAction) -> anyhow::Result<()> {
                 println!("{login}: IP pool = {}", pool.join(","));
             }
         }
-        AccountAction::IpPool(PoolAction::Show { login }) => {
+        ManageAction::IpPool(PoolAction::Show { login }) => {
             let id = account_id(gateway, &login).await?;
             let stages = gateway.stage_settings(&who, id).await?;
             println!("{}", stages.ip_pool.join("\n"));

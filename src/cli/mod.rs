@@ -2,11 +2,14 @@
 use clap::{Parser, Subcommand};
 
 pub mod account;
+pub mod account_delete;
+pub mod backup;
 pub mod bench;
 pub mod config;
 pub mod modem;
 pub mod pdu;
 pub mod serve;
+pub mod settings;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -26,10 +29,12 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Run the gateway service (HTTPS API, Kannel shim, webhooks) until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
-    /// Manage accounts, client certificates and IP pools on the data directory.
+    /// Manage accounts, client certificates, IP pools and data deletion on the data directory.
     Account(account::AccountArgs),
     /// Benchmark smsgate and peer daemons on a simulated modem bank (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Encrypted backups: create (while running), list, verify, restore (service stopped).
+    Backup(backup::BackupArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -40,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(args) => config::run(args),
         Command::Account(args) => account::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Backup(args) => backup::run(args),
     }
 }

@@ -148,6 +148,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = load_settings(&args)?;
     let admin_password = admin_password_from_env()?;
     prepare_data_dir(&settings.data_dir)?;
+    // Held while the service runs: `smsgate backup restore` refuses to replace the database under it.
+    let _data_lock = smsgate::app::backup::lock_data_dir(&settings.data_dir)?;
     let sim = args.sim.is_some_and(|n| n > 0);
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await

@@ -216,6 +216,11 @@ async fn verify_credentials(
 ) -> Result<Caller, Problem> {
     match state.auth.authenticate(credentials, peer).await {
         Ok(identity) => {
+            // The credential cache may still remember an account whose data was erased meanwhile.
+            if state.gateway.was_erased(AccountId(identity.account_id)) {
+                state.auth.forget_account(identity.account_id);
+                return Err(Problem::unauthorized());
+            }
             let role = Role::from_str(&identity.role).map_err(|_| Problem::internal())?;
             let principal = Principal {
                 account_id: AccountId(identity.account_id),

@@ -3,6 +3,7 @@
 // Handlers return `Result<_, Problem>`; a problem is built at most once per failed request, so its size
 // (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
+pub mod account;
 pub mod accounts;
 pub mod client;
 pub mod extract;
@@ -106,6 +107,18 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
             axum::routing::delete(accounts::revoke_cert),
         ),
         ("/audit", get(accounts::audit)),
+        (
+            "/account/deletion",
+            post(account::request_own)
+                .get(account::status_own)
+                .delete(account::cancel_own),
+        ),
+        (
+            "/accounts/{id}/deletion",
+            post(account::request_for)
+                .get(account::status_for)
+                .delete(account::cancel_for),
+        ),
         ("/openapi.json", get(openapi)),
         ("/docs", get(docs)),
     ]

@@ -73,7 +73,12 @@ impl Store {
             let now = now_ms();
             let id = conn
                 .query_row(
-                    "INSERT INTO accounts (login, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                    // The id is past every erased account's tombstone too: an id is never reused, so
+                    // audit entries and backups keep pointing at the account they were written for.
+                    "INSERT INTO accounts (id, login, password_hash, role, created_at)
+                     VALUES (max(coalesce((SELECT max(id) FROM accounts), 0),
+                                 coalesce((SELECT max(account_id) FROM account_tombstones), 0)) + 1,
+                             ?1, ?2, ?3, ?4)
                      RETURNING id",
                     params![new.login, new.password_hash, new.role.as_str(), now],
                     |r| r.get::<_, i64>(0),
@@ -146,7 +151,8 @@ impl Store {
     }
 
     /// Physically deletes an account and everything that belongs to it (messages, parts, attempts, reports,
-    /// inbox, tokens, webhooks, outbox): the data-deletion request of a client. Returns false if absent.
+    /// inbox, tokens, webhooks, outbox) in one transaction. Returns false if absent. A client's deletion
+    /// request goes through [`Store::erase_account_step`] instead (batched, with a tombstone).
     pub async fn delete_account(&self, id: AccountId) -> StoreResult<bool> {
         self.write(move |conn| Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1))
             .await

@@ -15,6 +15,8 @@
 //! UUID v7 text (time ordered, so paging by id is paging by creation time).
 mod accounts;
 mod audit;
+pub mod backup;
+mod erasure;
 mod inbox;
 mod kannel;
 mod messages;
@@ -36,6 +38,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use accounts::*;
 pub use audit::*;
+pub use erasure::*;
 pub use inbox::*;
 pub use kannel::*;
 pub use messages::*;
@@ -50,7 +53,7 @@ pub const MAX_BATCH: usize = 512;
 /// Read-only connections in the reader pool.
 const READERS: usize = 4;
 /// How long a connection waits for a lock before reporting busy.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Depth of the writer's queue; callers wait (backpressure) when it is full.
 const WRITE_QUEUE: usize = 4096;
 
@@ -99,8 +102,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 type JobFn = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
+/// Work that must run outside any transaction (a WAL checkpoint); runs after the batch before it.
+type DirectFn = Box<dyn FnOnce(&Connection) + Send>;
+
 enum WriterMsg {
     Job(JobFn),
+    Direct(DirectFn),
     Stop(oneshot::Sender<()>),
 }
 
@@ -146,6 +153,9 @@ fn open_writer(path: &Path) -> StoreResult<Connection> {
     // power loss, which would break "accepted means stored").
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted rows (retention purges, account erasure) are overwritten with zeros instead of lingering in
+    // free space of pages, so that deleted message texts cannot be recovered from the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     schema::migrate(&mut conn)?;
     Ok(conn)
 }
@@ -268,6 +278,25 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// Runs `f` on the write connection outside any transaction, after everything queued before it is
+    /// committed (for work SQLite refuses inside a transaction, such as a WAL checkpoint).
+    pub(crate) async fn write_direct<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let job: DirectFn = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.inner
+            .writer
+            .send(WriterMsg::Direct(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Returns once every write sent before this call is committed.
     pub async fn flush(&self) -> StoreResult<()> {
         self.write(|_| Ok(())).await
@@ -309,20 +338,26 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<WriterMsg>, stats: &Writ
     let mut batch: Vec<JobFn> = Vec::with_capacity(MAX_BATCH);
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
+        let mut direct: Option<DirectFn> = None;
         match rx.blocking_recv() {
             Some(WriterMsg::Job(job)) => batch.push(job),
+            Some(WriterMsg::Direct(job)) => direct = Some(job),
             Some(WriterMsg::Stop(done)) => stop = Some(done),
             None => break,
         }
-        while batch.len() < MAX_BATCH && stop.is_none() {
+        while batch.len() < MAX_BATCH && stop.is_none() && direct.is_none() {
             match rx.try_recv() {
                 Ok(WriterMsg::Job(job)) => batch.push(job),
+                Ok(WriterMsg::Direct(job)) => direct = Some(job),
                 Ok(WriterMsg::Stop(done)) => stop = Some(done),
                 Err(_) => break,
             }
         }
         if !batch.is_empty() {
             run_batch(&conn, &mut batch, stats);
+        }
+        if let Some(job) = direct {
+            job(&conn);
         }
     }
     if let Some(done) = stop {

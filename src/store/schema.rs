@@ -188,6 +188,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(super::kannel::V2_KANNEL_DLR),
     M::up(super::retention::V3_RETENTION_INDEXES),
     M::up(super::stages::V4_ACCOUNT_STAGES),
+    M::up(super::erasure::V5_ERASURE),
 ];
 
 /// All migrations, oldest first.
@@ -227,6 +228,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 16);
+        assert_eq!(tables, 18);
     }
 }

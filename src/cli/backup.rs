@@ -1,0 +1,133 @@
+//! `smsgate backup create|list|verify|restore`: encrypted backups of the service's database. `create`
+//! works while the service runs (SQLite online backup); `restore` refuses while it runs.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use smsgate::app::backup::{
+    BackupKey, IDENTITY_FILE, RestoreKey, configured_key, create_backup, expire_backups, list_backups,
+    read_identities, restore_backup, verify_backup,
+};
+use smsgate::config::Settings;
+
+use super::settings::DataArgs;
+
+/// Environment variable holding the passphrase for `--passphrase`.
+pub const PASSPHRASE_ENV: &str = "SMSGATE_BACKUP_PASSPHRASE";
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(subcommand)]
+    pub command: BackupCommand,
+}
+
+/// How to open a backup.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// age identity file with the secret key (default: `<data_dir>/backup-identity.txt`).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Use the passphrase in the environment variable SMSGATE_BACKUP_PASSPHRASE instead of a key.
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take an encrypted backup now (the service may keep running).
+    Create {
+        /// Write the backup here instead of `backup.dir` (then no old backups are expired).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Encrypt with the passphrase in SMSGATE_BACKUP_PASSPHRASE instead of the configured keys.
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// List the backups in `backup.dir`, oldest first.
+    List,
+    /// Decrypt and check a backup (checksum, SQLite integrity, schema) without restoring it.
+    Verify {
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Replace the database of the stopped service with a backup (checked first; nothing is overwritten
+    /// when the check fails).
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+fn passphrase() -> anyhow::Result<age::secrecy::SecretString> {
+    let p = std::env::var(PASSPHRASE_ENV).with_context(|| format!("--passphrase needs {PASSPHRASE_ENV}"))?;
+    anyhow::ensure!(!p.is_empty(), "{PASSPHRASE_ENV} is empty");
+    Ok(p.into())
+}
+
+fn restore_key(settings: &Settings, key: &KeyArgs) -> anyhow::Result<RestoreKey> {
+    if key.passphrase {
+        return Ok(RestoreKey::Passphrase(passphrase()?));
+    }
+    let path = key
+        .identity
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join(IDENTITY_FILE));
+    Ok(RestoreKey::Identities(read_identities(&path)?))
+}
+
+pub fn run(args: BackupArgs) -> anyhow::Result<()> {
+    let settings = args.data.settings()?;
+    match args.command {
+        BackupCommand::Create { out, passphrase: p } => {
+            let key = if p {
+                BackupKey::Passphrase(passphrase()?)
+            } else {
+                configured_key(&settings)?
+            };
+            let now = time::OffsetDateTime::now_utc();
+            let info = create_backup(&settings, &key, out.as_deref(), now)?;
+            println!("{} ({} bytes)", info.path.display(), info.bytes);
+            if out.is_none() {
+                for gone in expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)? {
+                    println!("expired {}", gone.display());
+                }
+            }
+        }
+        BackupCommand::List => {
+            for b in list_backups(&settings.backup_dir())? {
+                let at = b
+                    .created_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                println!("{at}  {:>12}  {}", b.bytes, b.path.display());
+            }
+        }
+        BackupCommand::Verify { file, key } => {
+            let key = restore_key(&settings, &key)?;
+            let m = verify_backup(&file, &key, &settings.data_dir)?;
+            println!(
+                "{}: valid (taken {}, schema version {}, {} database bytes)",
+                file.display(),
+                m.created_at,
+                m.schema_version,
+                m.db_bytes
+            );
+        }
+        BackupCommand::Restore { file, key } => {
+            let key = restore_key(&settings, &key)?;
+            let m = restore_backup(&settings, &file, &key)?;
+            println!(
+                "restored {} (taken {}, schema version {}) into {}",
+                file.display(),
+                m.created_at,
+                m.schema_version,
+                settings.database_path().display()
+            );
+        }
+    }
+    Ok(())
+}
