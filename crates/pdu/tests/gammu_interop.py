@@ -18,12 +18,20 @@ except ImportError:
     sys.stderr.write("python3-gammu is missing: run tests/run-all.sh or apt-get install python3-gammu\n")
     sys.exit(3)
 
+
+
+def clean(text):
+    """libgammu 1.42 can append a character read past the user data (the Rust side cuts it off); when that
+    character is half of a surrogate pair JSON cannot carry it, so lone halves become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 req = json.load(sys.stdin)
 out = {"decoded": [], "encoded": []}
 for hx in req.get("decode", []):
     d = gammu.DecodePDU(binascii.unhexlify(hx), SMSC=True)
     out["decoded"].append({
-        "text": d["Text"] if isinstance(d["Text"], str) else None,
+        "text": clean(d["Text"]) if isinstance(d["Text"], str) else None,
         "number": d["Number"],
         "coding": d["Coding"],
         "validity": d["SMSC"].get("Validity"),
