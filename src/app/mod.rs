@@ -32,7 +32,6 @@ pub use self::surfaces::{BatchError, KannelDlr};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;
-use crate::dispatch::core::Job;
 use crate::store::{self, Store, StoreError};
 pub use crate::store::{
     Account, AccountId, ApiToken, AuditEntry, CancelOutcome, EventId, EventType, InboxFilter, InboxId,
@@ -239,38 +238,12 @@ impl Gateway {
         };
         let now = self.now_ms();
         let prepared = submit::prepare(&self.inner.settings, &who.login, &request, now)?;
-        match self
+        let submitted = self
             .inner
             .store
             .submit(who.account_id, key, prepared.messages, now)
-            .await?
-        {
-            store::Submitted::Created(messages) => {
-                let jobs = messages
-                    .iter()
-                    .map(|m| Job {
-                        id: m.id,
-                        account: m.account_id,
-                        priority: m.priority,
-                        group: m.group.clone(),
-                        parts: m.parts,
-                        send_at: m.send_at.map(store::datetime_to_ms).unwrap_or(0),
-                        valid_until: m.valid_until.map(store::datetime_to_ms),
-                        attempts: 0,
-                        retry_at: 0,
-                        avoid: Vec::new(),
-                        pinned: None,
-                    })
-                    .collect();
-                self.inner.dispatcher.enqueue(jobs);
-                Ok(messages)
-            }
-            store::Submitted::Replayed(ids) => Ok(self
-                .inner
-                .store
-                .messages_by_ids(store::Scope::Account(who.account_id), ids)
-                .await?),
-        }
+            .await?;
+        self.enqueue_submitted(who, submitted).await
     }
 
     /// One message with its parts and attempts.

@@ -100,7 +100,8 @@ impl Gateway {
         self.enqueue_submitted(who, submitted).await
     }
 
-    async fn enqueue_submitted(
+    /// Hands newly created messages to the dispatcher, or reads back the ones an idempotency key replays.
+    pub(super) async fn enqueue_submitted(
         &self,
         who: &Principal,
         submitted: store::Submitted,
