@@ -11,7 +11,7 @@ pub struct NewAuditEntry {
     /// Account the action concerns.
     pub account_id: Option<AccountId>,
     pub source_ip: Option<String>,
-    /// Short machine-readable action name, e.g. `login.failed`, `account.deleted`.
+    /// Short machine-readable action name, e.g. `login.failed`, `account.erased`.
     pub action: String,
     /// Free-form details (never passwords or message bodies).
     pub details: Option<String>,

@@ -275,7 +275,7 @@ try {
     const page = admin.page;
     await page.goto(`${BASE}/panel/audit`);
     await page.locator("#audit").getByText("panel.login").first().waitFor();
-    await page.locator("#audit").getByText("account.deleted").first().waitFor();
+    await page.locator("#audit").getByText("account.erased").first().waitFor();
   });
 
   console.log(`panel e2e: ${passed} checks passed`);
