@@ -38,6 +38,9 @@ echo "== cargo test (workspace)"
 cargo test --workspace --lib --bins --tests --examples --locked
 cargo test --workspace --doc --locked
 
+# Fuzzing budget per target in this run (tests/e2e/fuzz.sh defaults to 60 s when run on its own).
+export FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+
 if [ -d tests/e2e ]; then
   for suite in tests/e2e/*.sh; do
     [ -e "$suite" ] || continue
