@@ -6,6 +6,7 @@
 //! `NotFound`, never someone else's data); admins and technicians see everything. Errors are
 //! [`AppError`]s, which the HTTP layer maps to problem+json.
 pub mod backup;
+pub mod bulk;
 mod deletion;
 mod events;
 pub mod numbers;
@@ -283,6 +284,14 @@ impl Gateway {
         {
             CancelOutcome::Cancelled(m) => {
                 self.inner.dispatcher.cancel(id);
+                self.audit(
+                    Some(who),
+                    Some(m.account_id),
+                    None,
+                    "message.cancelled",
+                    Some(format!("msg_id={id}")),
+                )
+                .await;
                 Ok(*m)
             }
             CancelOutcome::NotFound => Err(AppError::NotFound("message")),
@@ -538,6 +547,14 @@ impl Gateway {
         if !self.inner.store.delete_webhook(who.account_id, id).await? {
             return Err(AppError::NotFound("webhook"));
         }
+        self.audit(
+            Some(who),
+            Some(who.account_id),
+            None,
+            "webhook.deleted",
+            Some(format!("id={}", id.0)),
+        )
+        .await;
         Ok(())
     }
 

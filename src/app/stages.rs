@@ -69,6 +69,18 @@ pub fn policy_of(settings: &StageSettings) -> StagePolicy {
     policy
 }
 
+/// Whether a connection from `client` presenting `chain` passes stages 2 and 3 under `settings` at
+/// `now_ms`: the panel asks it of a *proposed* change (new IP pool, a revocation) to warn its user before
+/// the change locks out the very connection making it.
+pub fn admits(
+    settings: &StageSettings,
+    client: IpAddr,
+    chain: Option<&[CertificateDer<'static>]>,
+    now_ms: i64,
+) -> Result<(), StageError> {
+    stages::enforce(&policy_of(settings), client, chain, unix_now(now_ms))
+}
+
 fn unix_now(now_ms: i64) -> UnixTime {
     UnixTime::since_unix_epoch(StdDuration::from_millis(u64::try_from(now_ms).unwrap_or(0)))
 }
@@ -173,6 +185,16 @@ impl Gateway {
         entries: &[String],
     ) -> AppResult<Vec<String>> {
         who.require_admin()?;
+        self.write_ip_pool(who, from, account, entries).await
+    }
+
+    async fn write_ip_pool(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        account: AccountId,
+        entries: &[String],
+    ) -> AppResult<Vec<String>> {
         let mut pool = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let net =
@@ -203,6 +225,16 @@ impl Gateway {
         days: u32,
     ) -> AppResult<IssuedCert> {
         who.require_admin()?;
+        self.issue_cert_for(who, from, account, days).await
+    }
+
+    async fn issue_cert_for(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        account: AccountId,
+        days: u32,
+    ) -> AppResult<IssuedCert> {
         if days == 0 || days > MAX_CLIENT_CERT_DAYS {
             return Err(AppError::validation(
                 "days",
@@ -251,6 +283,17 @@ impl Gateway {
         ca: bool,
     ) -> AppResult<AccountCert> {
         who.require_admin()?;
+        self.upload_cert_for(who, from, account, pem_or_der, ca).await
+    }
+
+    async fn upload_cert_for(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        account: AccountId,
+        pem_or_der: &[u8],
+        ca: bool,
+    ) -> AppResult<AccountCert> {
         let (der, subject, not_after, is_ca) = parse_upload(pem_or_der)?;
         if ca && !is_ca {
             return Err(AppError::validation(
@@ -319,6 +362,16 @@ impl Gateway {
         id: i64,
     ) -> AppResult<()> {
         who.require_admin()?;
+        self.revoke_cert_of(who, from, account, id).await
+    }
+
+    async fn revoke_cert_of(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        account: AccountId,
+        id: i64,
+    ) -> AppResult<()> {
         if !self.inner.store.revoke_account_cert(account, id).await? {
             return Err(AppError::NotFound("certificate"));
         }
@@ -347,6 +400,55 @@ impl Gateway {
             .await?;
         self.revoke_client_cert(who, from, account, cert.id).await?;
         Ok(cert)
+    }
+}
+
+/// Self-service: the account holder manages the stages of its own account (issue 9: "clients manage
+/// their certificates and IP pool"). The account is always the caller's own, so no other account can be
+/// named. Only the panel offers these, behind an interactive password session that already passed the
+/// current stages and a CSRF check; REST keeps stage management admin-only, so a leaked API token cannot
+/// widen its own access. Audited like the admin operations (the actor is the holder).
+impl Gateway {
+    /// Issues a client certificate for the caller's own account (see [`Gateway::issue_client_cert`]).
+    pub async fn issue_own_client_cert(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        days: u32,
+    ) -> AppResult<IssuedCert> {
+        self.issue_cert_for(who, from, who.account_id, days).await
+    }
+
+    /// Pins a certificate or CA to the caller's own account (see [`Gateway::upload_client_cert`]).
+    pub async fn upload_own_client_cert(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        pem_or_der: &[u8],
+        ca: bool,
+    ) -> AppResult<AccountCert> {
+        self.upload_cert_for(who, from, who.account_id, pem_or_der, ca)
+            .await
+    }
+
+    /// Revokes a certificate of the caller's own account; another account's id is `NotFound`.
+    pub async fn revoke_own_client_cert(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        id: i64,
+    ) -> AppResult<()> {
+        self.revoke_cert_of(who, from, who.account_id, id).await
+    }
+
+    /// Replaces the caller's own IP pool (see [`Gateway::set_ip_pool`]).
+    pub async fn set_own_ip_pool(
+        &self,
+        who: &Principal,
+        from: Option<IpAddr>,
+        entries: &[String],
+    ) -> AppResult<Vec<String>> {
+        self.write_ip_pool(who, from, who.account_id, entries).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The web panel under `/panel`: server-rendered pages (askama templates in `templates/`, a stylesheet
 //! and a little JavaScript from `static/`, all compiled into the binary: the appliance has no internet)
-//! for clients (dashboard, send, history, inbox, account, deletion request) and operators (modem bank,
-//! accounts, audit log), in English and Polish.
+//! for clients (dashboard, send with CSV upload, history, inbox, certificates, IP pool, account, deletion
+//! request) and operators (modem bank, accounts, audit log), in English and Polish.
 //!
 //! It is another surface over [`crate::app::Gateway`], like the REST API: every page calls the same
 //! gateway methods with the same [`Principal`], so scoping (a client sees only its own rows) and role
@@ -14,7 +14,10 @@
 //! are sent with a strict Content-Security-Policy (no inline script or style) and `no-store`.
 // Handlers return `Result<_, PanelError>`, a small enum; the lint fires on the shared API error type.
 #![allow(clippy::result_large_err)]
+mod bulk;
+mod certs;
 pub mod i18n;
+pub mod multipart;
 mod pages;
 pub mod session;
 
@@ -69,6 +72,9 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("tokens.html", include_str!("templates/tokens.html")),
     ("webhooks.html", include_str!("templates/webhooks.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("certs.html", include_str!("templates/certs.html")),
+    ("ip_pool.html", include_str!("templates/ip_pool.html")),
+    ("send_csv.html", include_str!("templates/send_csv.html")),
 ];
 
 /// The panel's routes, with a fresh session store; merged into the HTTPS router.
@@ -112,6 +118,14 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/account/delete", post(pages::delete_account))
         .route("/panel/account/export", get(pages::export))
         .route("/panel/audit", get(pages::audit))
+        .route("/panel/send/csv", get(bulk::preview).post(bulk::upload))
+        .route("/panel/send/csv/confirm", post(bulk::confirm))
+        .route("/panel/certs", get(certs::certs))
+        .route("/panel/certs/issue", post(certs::issue))
+        .route("/panel/certs/download", get(certs::download))
+        .route("/panel/certs/upload", post(certs::upload))
+        .route("/panel/certs/{id}/revoke", post(certs::revoke))
+        .route("/panel/ip-pool", get(certs::ip_pool).post(certs::save_ip_pool))
         .route("/panel/static/panel.css", get(css))
         .route("/panel/static/panel.js", get(js))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -398,5 +412,7 @@ pub fn html<T: Template>(page: &T) -> Result<Response, PanelError> {
     Ok(axum::response::Html(page.render()?).into_response())
 }
 
+#[cfg(test)]
+mod client_tests;
 #[cfg(test)]
 mod tests;

@@ -55,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
-fn fmt_time(t: OffsetDateTime) -> String {
+pub(super) fn fmt_time(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     t.to_offset(time::UtcOffset::UTC)
         .format(&f)
@@ -66,7 +66,7 @@ fn fmt_opt(t: Option<OffsetDateTime>) -> String {
     t.map(fmt_time).unwrap_or_else(|| "—".into())
 }
 
-trait OrPanel<T> {
+pub(super) trait OrPanel<T> {
     fn or_panel(self, lang: Lang) -> Result<T, PanelError>;
 }
 
@@ -76,7 +76,7 @@ impl<T> OrPanel<T> for Result<T, AppError> {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -441,7 +441,7 @@ pub fn split_recipients(field: &str) -> Vec<String> {
         .collect()
 }
 
-fn encoding_choice(s: &str) -> EncodingChoice {
+pub(super) fn encoding_choice(s: &str) -> EncodingChoice {
     match s {
         "ucs2" => EncodingChoice::Ucs2,
         "gsm7" => EncodingChoice::Gsm7,
@@ -1037,9 +1037,19 @@ async fn tokens_page(
     })
 }
 
+/// Session slot of a token's plaintext between its creation (POST) and the page showing it once (GET).
+const NEW_TOKEN_FLASH: &str = "new_token";
+/// Session slot of a webhook's signing secret, likewise.
+const NEW_WEBHOOK_FLASH: &str = "new_webhook_secret";
+
 pub async fn tokens(State(state): State<ApiState>, user: PanelUser) -> Result<Response, PanelError> {
     let c = Chrome::of(&user, "tokens");
-    tokens_page(&state, &user, c, None).await
+    // Taken, not read: a reload of the page no longer shows the plaintext.
+    let created = user
+        .sessions
+        .take_flash::<String>(&user.session_id, NEW_TOKEN_FLASH, Instant::now())
+        .map(|s| s.as_ref().clone());
+    tokens_page(&state, &user, c, created).await
 }
 
 /// Longest token lifetime offered (days); the API allows the same ten years.
@@ -1093,7 +1103,13 @@ pub async fn create_token(
         .await;
     let mut c = Chrome::of(&user, "tokens");
     match result {
-        Ok(_) => tokens_page(&state, &user, c, Some(new.plaintext)).await,
+        // Post/redirect/get: the plaintext waits in the session for the one GET that shows it, so a
+        // reload neither creates a second token nor shows this one again.
+        Ok(_) => {
+            user.sessions
+                .put_flash(&user.session_id, NEW_TOKEN_FLASH, new.plaintext, Instant::now());
+            Ok(see_other("/panel/tokens"))
+        }
         Err(AppError::Validation { field, message }) => {
             c.error = Some(format!("{field}: {message}"));
             tokens_page(&state, &user, c, None).await
@@ -1168,7 +1184,11 @@ async fn webhooks_page(
 
 pub async fn webhooks(State(state): State<ApiState>, user: PanelUser) -> Result<Response, PanelError> {
     let c = Chrome::of(&user, "webhooks");
-    webhooks_page(&state, &user, c, None).await
+    let created = user
+        .sessions
+        .take_flash::<String>(&user.session_id, NEW_WEBHOOK_FLASH, Instant::now())
+        .map(|s| s.as_ref().clone());
+    webhooks_page(&state, &user, c, created).await
 }
 
 /// Creates a webhook with a generated signing secret (`event` repeats: one per ticked box).
@@ -1204,7 +1224,11 @@ pub async fn create_webhook(
         .await;
     let mut c = Chrome::of(&user, "webhooks");
     match result {
-        Ok(_) => webhooks_page(&state, &user, c, Some(secret)).await,
+        Ok(_) => {
+            user.sessions
+                .put_flash(&user.session_id, NEW_WEBHOOK_FLASH, secret, Instant::now());
+            Ok(see_other("/panel/webhooks"))
+        }
         Err(AppError::Validation { field, message }) => {
             c.error = Some(format!("{field}: {message}"));
             webhooks_page(&state, &user, c, None).await

@@ -6,8 +6,13 @@
 //! [`ABSOLUTE_TIMEOUT`] in any case, at logout, or when the account is disabled or deleted (checked by
 //! the extractor on every request). Each session has its own CSRF token (synchronizer pattern) that every
 //! form carries; the login form, which has no session yet, uses a double-submit cookie instead.
+//!
+//! A session can also hold short-lived *flashes*: values one request leaves for a later one (a secret
+//! shown once after a post/redirect/get, a parsed CSV waiting for confirmation). They live beside the
+//! session, end with it, and expire after [`FLASH_TTL`].
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -30,6 +35,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
 /// Most sessions kept; beyond it expired ones are swept, then the oldest evicted.
 pub const MAX_SESSIONS: usize = 10_000;
+/// How long a flash waits for the request that reads it.
+pub const FLASH_TTL: Duration = Duration::from_secs(10 * 60);
 /// Random bytes in session ids and CSRF tokens.
 const TOKEN_BYTES: usize = 32;
 
@@ -65,13 +72,28 @@ impl Session {
     }
 }
 
+/// A value left in a session for a later request.
+struct Flash {
+    value: Arc<dyn Any + Send + Sync>,
+    expires: Instant,
+}
+
 /// The session store (in memory: a restart logs everyone out, which is what an appliance update wants).
-#[derive(Debug)]
 pub struct Sessions {
     map: Mutex<HashMap<[u8; 32], Session>>,
+    /// Flashes by (session key, slot); each slot holds one value, a new one replaces it.
+    flashes: Mutex<HashMap<([u8; 32], &'static str), Flash>>,
     idle: Duration,
     absolute: Duration,
     max: usize,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("sessions", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Sessions {
@@ -85,6 +107,7 @@ impl Sessions {
     pub fn new(idle: Duration, absolute: Duration, max: usize) -> Sessions {
         Sessions {
             map: Mutex::new(HashMap::new()),
+            flashes: Mutex::new(HashMap::new()),
             idle,
             absolute,
             max: max.max(1),
@@ -135,12 +158,61 @@ impl Sessions {
 
     /// Ends the session with this id (logout).
     pub fn remove(&self, id: &str) {
-        self.lock().remove(&key_of(id));
+        let key = key_of(id);
+        self.lock().remove(&key);
+        self.flash_lock().retain(|(k, _), _| *k != key);
     }
 
     /// Ends every session of an account (password change, deletion, disabling).
     pub fn remove_account(&self, account: AccountId) {
-        self.lock().retain(|_, s| s.account_id != account);
+        let mut map = self.lock();
+        map.retain(|_, s| s.account_id != account);
+        self.flash_lock().retain(|(k, _), _| map.contains_key(k));
+    }
+
+    fn flash_lock(&self) -> std::sync::MutexGuard<'_, HashMap<([u8; 32], &'static str), Flash>> {
+        self.flashes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leaves `value` in slot `slot` of session `id` for a later request (replacing what was there);
+    /// expired flashes of every session are swept on the way.
+    pub fn put_flash<T: Any + Send + Sync>(&self, id: &str, slot: &'static str, value: T, now: Instant) {
+        let mut flashes = self.flash_lock();
+        flashes.retain(|_, f| f.expires > now);
+        flashes.insert(
+            (key_of(id), slot),
+            Flash {
+                value: Arc::new(value),
+                expires: now + FLASH_TTL,
+            },
+        );
+    }
+
+    /// Takes the flash in `slot` of session `id`: it is gone afterwards (shown once).
+    pub fn take_flash<T: Any + Send + Sync>(
+        &self,
+        id: &str,
+        slot: &'static str,
+        now: Instant,
+    ) -> Option<Arc<T>> {
+        let flash = self.flash_lock().remove(&(key_of(id), slot))?;
+        (flash.expires > now)
+            .then(|| flash.value.downcast::<T>().ok())
+            .flatten()
+    }
+
+    /// The flash in `slot` of session `id`, left in place (a preview page that may be reloaded).
+    pub fn peek_flash<T: Any + Send + Sync>(
+        &self,
+        id: &str,
+        slot: &'static str,
+        now: Instant,
+    ) -> Option<Arc<T>> {
+        let flashes = self.flash_lock();
+        let flash = flashes.get(&(key_of(id), slot))?;
+        (flash.expires > now)
+            .then(|| flash.value.clone().downcast::<T>().ok())
+            .flatten()
     }
 
     /// Number of sessions held (expired ones included until met or swept).
@@ -248,6 +320,55 @@ mod tests {
         assert!(store.lookup(&a, now).is_none(), "oldest evicted");
         assert!(store.lookup(&b, now).is_some());
         assert!(store.lookup(&c, now).is_some());
+    }
+
+    #[test]
+    fn flashes_are_per_session_typed_once_and_expire() {
+        let store = Sessions::default();
+        let t0 = Instant::now();
+        let (a, _) = store.create(AccountId(1), t0);
+        let (b, _) = store.create(AccountId(2), t0);
+        store.put_flash(&a, "secret", "s3cret".to_owned(), t0);
+        assert!(
+            store.take_flash::<String>(&b, "secret", t0).is_none(),
+            "other session"
+        );
+        assert!(store.peek_flash::<u32>(&a, "secret", t0).is_none(), "other type");
+        assert_eq!(
+            store
+                .peek_flash::<String>(&a, "secret", t0)
+                .as_deref()
+                .map(String::as_str),
+            Some("s3cret")
+        );
+        assert_eq!(
+            store
+                .take_flash::<String>(&a, "secret", t0)
+                .as_deref()
+                .map(String::as_str),
+            Some("s3cret")
+        );
+        assert!(
+            store.take_flash::<String>(&a, "secret", t0).is_none(),
+            "shown once"
+        );
+        store.put_flash(&a, "secret", "late".to_owned(), t0);
+        assert!(
+            store.take_flash::<String>(&a, "secret", t0 + FLASH_TTL).is_none(),
+            "expired"
+        );
+        store.put_flash(&a, "secret", "x".to_owned(), t0);
+        store.remove(&a);
+        assert!(
+            store.peek_flash::<String>(&a, "secret", t0).is_none(),
+            "ends with the session"
+        );
+        store.put_flash(&b, "secret", "y".to_owned(), t0);
+        store.remove_account(AccountId(2));
+        assert!(
+            store.peek_flash::<String>(&b, "secret", t0).is_none(),
+            "ends with the account"
+        );
     }
 
     #[test]

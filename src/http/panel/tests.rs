@@ -12,9 +12,9 @@ use crate::config::Settings;
 use crate::http::caller::GatewayDirectory;
 use crate::http::{ApiState, router};
 
-const PASSWORD: &str = "correct horse battery";
+pub(super) const PASSWORD: &str = "correct horse battery";
 
-async fn app() -> (axum::Router, Gateway, tempfile::TempDir) {
+pub(super) async fn app() -> (axum::Router, Gateway, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings::default_with_data_dir(dir.path());
     let (gateway, _) = Gateway::open(settings).await.unwrap();
@@ -44,12 +44,12 @@ async fn app() -> (axum::Router, Gateway, tempfile::TempDir) {
     (app, gateway, dir)
 }
 
-async fn body_text(r: axum::response::Response) -> String {
+pub(super) async fn body_text(r: axum::response::Response) -> String {
     let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
     String::from_utf8_lossy(&b).into_owned()
 }
 
-fn set_cookie_value(r: &axum::response::Response, name: &str) -> Option<String> {
+pub(super) fn set_cookie_value(r: &axum::response::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all(header::SET_COOKIE)
         .iter()
@@ -60,13 +60,13 @@ fn set_cookie_value(r: &axum::response::Response, name: &str) -> Option<String> 
         })
 }
 
-fn hidden_csrf(html: &str) -> String {
+pub(super) fn hidden_csrf(html: &str) -> String {
     let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
     html[i..].split('"').next().unwrap().to_owned()
 }
 
 /// Logs in through the form; returns the session cookie value.
-async fn login(app: &axum::Router, login: &str, password: &str) -> (StatusCode, Option<String>) {
+pub(super) async fn login(app: &axum::Router, login: &str, password: &str) -> (StatusCode, Option<String>) {
     let page = app
         .clone()
         .oneshot(Request::get("/panel/login").body(Body::empty()).unwrap())
@@ -93,7 +93,7 @@ async fn login(app: &axum::Router, login: &str, password: &str) -> (StatusCode, 
     (r.status(), set_cookie_value(&r, SESSION_COOKIE))
 }
 
-async fn get(app: &axum::Router, path: &str, session: &str) -> axum::response::Response {
+pub(super) async fn get(app: &axum::Router, path: &str, session: &str) -> axum::response::Response {
     app.clone()
         .oneshot(
             Request::get(path)
@@ -105,7 +105,12 @@ async fn get(app: &axum::Router, path: &str, session: &str) -> axum::response::R
         .unwrap()
 }
 
-async fn post(app: &axum::Router, path: &str, session: &str, body: String) -> axum::response::Response {
+pub(super) async fn post(
+    app: &axum::Router,
+    path: &str,
+    session: &str,
+    body: String,
+) -> axum::response::Response {
     app.clone()
         .oneshot(
             Request::post(path)
