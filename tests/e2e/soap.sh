@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the SOAP API: starts `smsgate serve --sim 2` on a free loopback port with its own
 # data directory, validates the served WSDL/XSD and the sample requests with xmllint, makes raw SOAP 1.2
-# and SOAP 1.1 calls with curl, then runs the zeep suite (tests/e2e/soap_e2e.py) over HTTPS.
+# and SOAP 1.1 calls with curl, then runs the zeep suite (tests/e2e/soap_e2e.py) over HTTPS, including an
+# account that requires a client certificate (created with `smsgate account`).
 # Needs: curl, xmllint (libxml2-utils), python3 with zeep (python3-zeep); installs zeep when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,6 +65,40 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 [ "$n" -ge 2 ] || fail "the simulated modems did not become ready"
+
+# A client account that requires a client certificate, with one certificate issued by the appliance CA,
+# made with the offline CLI on the service's data directory (as an operator would): the zeep suite proves
+# it is refused without the certificate and served with it (issue 8, three stages on SOAP).
+CERT_USER=soapcert
+CERT_PASSWORD="Soap-cert-$(date +%s)-Pw!"
+account() { "$BIN" account --config "$WORK/smsgate.toml" "$@" >>"$WORK/account.log" 2>&1; }
+SMSGATE_ACCOUNT_PASSWORD="$CERT_PASSWORD" account create "$CERT_USER" --role client \
+  || { cat "$WORK/account.log" >&2; fail "smsgate account create failed"; }
+account require-cert "$CERT_USER" || { cat "$WORK/account.log" >&2; fail "smsgate account require-cert failed"; }
+account cert issue "$CERT_USER" --days 2 --out "$WORK/$CERT_USER" \
+  || { cat "$WORK/account.log" >&2; fail "smsgate account cert issue failed"; }
+[ -s "$WORK/$CERT_USER.crt.pem" ] && [ -s "$WORK/$CERT_USER.key.pem" ] || fail "no certificate files written"
+
+# An incoming SMS for GetInbox/DeleteInbox: `serve --sim` has no separate simulator API, so it is injected
+# through the panel's simulator form as the admin (curl with a cookie jar: login, then the form's token).
+INBOX_FROM="+48600999888"
+INBOX_TEXT="reply via SOAP"
+inject_sms() {
+  local jar="$WORK/cookies" csrf code
+  curl -fsS --cacert "$CA" -c "$jar" -b "$jar" -o "$WORK/login.html" "$BASE/panel/login" || return 1
+  csrf=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/login.html" | head -n 1 | sed 's/.*value="//; s/"$//')
+  code=$(curl -sS --cacert "$CA" -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' \
+    --data-urlencode login=admin --data-urlencode "password=$ADMIN_PASSWORD" --data-urlencode "csrf=$csrf" \
+    "$BASE/panel/login") || return 1
+  [ "$code" = 303 ] || { echo "panel login: HTTP $code"; return 1; }
+  curl -fsS --cacert "$CA" -c "$jar" -b "$jar" -o "$WORK/modems.html" "$BASE/panel/modems" || return 1
+  csrf=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/modems.html" | head -n 1 | sed 's/.*value="//; s/"$//')
+  code=$(curl -sS --cacert "$CA" -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' \
+    --data modem=0 --data-urlencode "from=$INBOX_FROM" --data-urlencode "text=$INBOX_TEXT" \
+    --data-urlencode "csrf=$csrf" "$BASE/panel/sim/inject") || return 1
+  [ "$code" = 303 ] || { echo "panel sim inject: HTTP $code"; return 1; }
+}
+inject_sms || fail "could not inject an incoming SMS through the panel"
 
 passed=0
 failed=0
@@ -140,6 +175,9 @@ echo "curl checks: $passed passed, $failed failed"
 zeep_status=0
 SOAP_BASE="$BASE" SOAP_CA="$CA" SOAP_USER=admin SOAP_PASSWORD="$ADMIN_PASSWORD" SOAP_USER_ROLE=admin \
   SOAP_ADMIN_USER=admin SOAP_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  SOAP_CERT_USER="$CERT_USER" SOAP_CERT_PASSWORD="$CERT_PASSWORD" \
+  SOAP_CLIENT_CERT="$WORK/$CERT_USER.crt.pem" SOAP_CLIENT_KEY="$WORK/$CERT_USER.key.pem" SOAP_REQUIRE_CERT_CHECK=1 \
+  SOAP_INBOX_ORIGINATOR="$INBOX_FROM" SOAP_INBOX_TEXT="$INBOX_TEXT" \
   "$PYTHON" tests/e2e/soap_e2e.py || zeep_status=$?
 
 if [ "$failed" -ne 0 ] || [ "$zeep_status" -ne 0 ]; then

@@ -13,6 +13,9 @@ Configuration (environment):
   SOAP_USER_ROLE      optional: its role (checked by GetAccountInfo)
   SOAP_ADMIN_USER, SOAP_ADMIN_PASSWORD  an admin account (USSD, modem details)
   SOAP_SIM_CONTROL    optional: base URL of the hw-sim control API, to inject an incoming SMS
+  SOAP_INBOX_ORIGINATOR, SOAP_INBOX_TEXT
+                      optional: an SMS the caller already injected (e.g. through the panel's simulator
+                      form), expected in the admin's inbox
   SOAP_CERT_USER, SOAP_CERT_PASSWORD, SOAP_CLIENT_CERT, SOAP_CLIENT_KEY
                       optional: an account that requires a client certificate, and one of its certs
 
@@ -44,6 +47,9 @@ PASSWORD = os.environ["SOAP_PASSWORD"]
 ADMIN_USER = os.environ.get("SOAP_ADMIN_USER")
 ADMIN_PASSWORD = os.environ.get("SOAP_ADMIN_PASSWORD")
 SIM_CONTROL = os.environ.get("SOAP_SIM_CONTROL")
+INBOX_FROM = os.environ.get("SOAP_INBOX_ORIGINATOR", "+48600999888")
+INBOX_TEXT = os.environ.get("SOAP_INBOX_TEXT", "reply via SOAP")
+INJECTED = bool(os.environ.get("SOAP_INBOX_ORIGINATOR"))
 WSDL = f"{BASE}/soap/v1?wsdl"
 ENDPOINT = f"{BASE}/soap/v1"
 
@@ -281,20 +287,21 @@ def _():
 
 @check("GetInbox and DeleteInbox")
 def _():
-    if SIM_CONTROL:
-        r = session().post(f"{SIM_CONTROL}/modems/0/sms", json={"from": "+48600999888", "text": "reply via SOAP"}, timeout=10)
+    if SIM_CONTROL and not INJECTED:
+        r = session().post(f"{SIM_CONTROL}/modems/0/sms", json={"from": INBOX_FROM, "text": INBOX_TEXT}, timeout=10)
         assert r.ok, r.text
+    if SIM_CONTROL or INJECTED:
+        admin = client(ADMIN_USER, ADMIN_PASSWORD)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            items = soap11.GetInbox(originator="+48600999888").item or []
+            items = admin.GetInbox(originator=INBOX_FROM).item or []
             if items:
                 break
             time.sleep(0.5)
-        admin = client(ADMIN_USER, ADMIN_PASSWORD)
-        items = admin.GetInbox(originator="+48600999888").item or []
-        assert items and items[0].text == "reply via SOAP", items
+        items = admin.GetInbox(originator=INBOX_FROM).item or []
+        assert items and items[0].text == INBOX_TEXT, items
         assert admin.DeleteInbox(id=[items[0].id]) == 1
-        assert not (admin.GetInbox(originator="+48600999888").item or [])
+        assert not (admin.GetInbox(originator=INBOX_FROM).item or [])
     page = soap11.GetInbox(limit=5)
     assert page.item is None or len(page.item) <= 5
     expect_fault(lambda: soap11.DeleteInbox(id=[str(uuid.uuid4())]), "not-found")
@@ -371,14 +378,24 @@ def _():
     assert message_count(soap11) == state["before"] + 4
 
 
+if os.environ.get("SOAP_REQUIRE_CERT_CHECK") and not os.environ.get("SOAP_CERT_USER"):
+    failed += 1
+    print("FAIL certificate-required account: SOAP_CERT_USER and its certificate are not set", flush=True)
+
 if os.environ.get("SOAP_CERT_USER"):
     cert = (os.environ["SOAP_CLIENT_CERT"], os.environ["SOAP_CLIENT_KEY"])
 
     @check("certificate-required account: refused without its certificate, served with it")
     def _():
         user, password = os.environ["SOAP_CERT_USER"], os.environ["SOAP_CERT_PASSWORD"]
-        expect_fault(lambda: client(user, password).GetAccountInfo(), "forbidden")
+        # A refused stage answers like a wrong password (only the audit log names the stage).
+        expect_fault(lambda: client(user, password).GetAccountInfo(), "unauthorized")
+        expect_fault(lambda: client(basic=(user, password), port="SmsGateSoap12").GetAccountInfo(), "unauthorized")
         assert client(user, password, cert=cert).GetAccountInfo().login == user
+        with_cert12 = client(basic=(user, password), cert=cert, port="SmsGateSoap12")
+        assert with_cert12.GetAccountInfo().login == user
+        sent = with_cert12.SendSms(text="sent with a client certificate", recipient=["+48600100777"])
+        assert len(sent) == 1 and sent[0].recipient == "+48600100777", sent
 
 
 print(f"{passed} passed, {failed} failed")

@@ -491,10 +491,10 @@ pub async fn preview(user: PanelUser) -> Result<Response, PanelError> {
         delimiter: delimiter_name(batch.delimiter).to_owned(),
         columns: l.columns.clone(),
         recipient_column: l.columns.get(l.recipient).cloned().unwrap_or_default(),
-        text_column: l
-            .text
-            .and_then(|i| l.columns.get(i).cloned())
-            .unwrap_or_else(|| t.s("csv.text_from_form").to_owned()),
+        text_column: match l.text.and_then(|i| l.columns.get(i)) {
+            Some(col) => format!("{col} {}", t.s("csv.text_column_else")),
+            None => t.s("csv.text_from_form").to_owned(),
+        },
         header: l.header,
         valid_count: batch.valid.len(),
         total_parts: batch.valid.iter().map(|r| r.parts).sum(),

@@ -549,6 +549,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "the message typed on the send page",
         "wiadomości wpisanej na stronie wysyłki",
     ),
+    (
+        "csv.text_column_else",
+        "(rows where it is empty get the message typed on the send page)",
+        "(wiersze z pustą kolumną dostają wiadomość wpisaną na stronie wysyłki)",
+    ),
     ("csv.valid", "Rows to send", "Wiersze do wysłania"),
     ("csv.invalid", "Rows refused", "Wiersze odrzucone"),
     ("csv.parts_total", "SMS parts in total", "Łącznie części SMS"),

@@ -1,7 +1,9 @@
 // Drives the real panel in Debian's Chromium against `smsgate serve --sim 2` (started by ../panel.sh).
 // Env: BASE (https://127.0.0.1:PORT), ADMIN_PASSWORD, SCREENSHOTS (directory), CHROMIUM (binary).
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 
 const BASE = process.env.BASE;
@@ -31,9 +33,12 @@ async function step(name, fn) {
   }
 }
 
-async function session(login, password) {
+async function session(login, password, clientCertificates) {
   // The appliance's own CA signs the certificate; this test checks the panel, not the trust store.
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 } });
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 },
+    ...(clientCertificates ? { clientCertificates } : {}),
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   await page.goto(`${BASE}/panel/login`);
@@ -51,6 +56,10 @@ async function until(what, fn, timeoutMs = 60000) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+function page_once_accept(page) {
+  page.once("dialog", (d) => d.accept());
 }
 
 async function shot(page, name) {
@@ -188,6 +197,131 @@ try {
     assert.equal(await page.locator("#webhooks").count(), 0);
   });
 
+  await step("a reload after creating a token does not create another one", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/tokens`);
+    const before = await page.locator("#tokens tbody tr").count();
+    await page.locator("#tok-name").fill("reload-check");
+    await page.getByRole("button", { name: "Create token" }).click();
+    await page.locator("#new-token").waitFor();
+    assert.match(page.url(), /\/panel\/tokens$/, "post/redirect/get");
+    await page.reload();
+    assert.equal(await page.locator("#tokens tbody tr").count(), before + 1);
+    assert.equal(await page.locator("#new-token").count(), 0, "the secret is not shown again");
+  });
+
+  await step("CSV upload: the preview lists refused rows, nothing is sent before the confirmation", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/send`);
+    const csv = "Imię;Telefon;Treść\nJan;600 100 300;\nOla;+48600100301;Cześć Ola 😀\nZły;12ab;\n";
+    await page.locator("#csv-file").setInputFiles({ name: "klienci.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.locator("#csv-text").fill("Promocja z pliku CSV");
+    await page.getByRole("button", { name: "Upload and preview" }).click();
+    await page.waitForURL(/\/panel\/send\/csv$/);
+    assert.equal((await page.locator("#csv-valid").textContent()).trim(), "2");
+    assert.equal((await page.locator("#csv-invalid").textContent()).trim(), "1");
+    assert.equal((await page.locator("#csv-recipient-column").textContent()).trim(), "Telefon");
+    await page.locator("#csv-refused tr").filter({ hasText: "12ab" }).waitFor();
+    await page.locator("#csv-rows tr").filter({ hasText: "Cześć Ola 😀" }).waitFor();
+    await shot(page, "send-csv-preview");
+    await page.goto(`${BASE}/panel/messages?recipient=%2B48600100300`);
+    await page.getByText("No messages.").waitFor();
+    await page.goto(`${BASE}/panel/send/csv`);
+    page.once("dialog", (d) => d.accept());
+    await page.locator("#csv-send").click();
+    await page.waitForURL(/\/panel\/messages\?sent=2$/);
+    await page.locator("table tbody tr").filter({ hasText: "+48600100300" }).first().waitFor();
+    await page.locator("table tbody tr").filter({ hasText: "+48600100301" }).first().waitFor();
+    // The upload is gone: its preview leads back to the send page.
+    await page.goto(`${BASE}/panel/send/csv`);
+    assert.match(page.url(), /\/panel\/send$/);
+  });
+
+  await step("IP pool editor: errors per line, a lockout warning, then a saved pool", async () => {
+    const page = acme.page;
+    await page.goto(`${BASE}/panel/ip-pool`);
+    const address = (await page.locator("#client-address").textContent()).trim();
+    assert.equal(address, "127.0.0.1");
+    const save = async (entries) => {
+      await page.locator("#ip-pool").fill(entries);
+      page.once("dialog", (d) => d.accept());
+      await page.locator("#pool-form button[type=submit]").click();
+      await page.waitForLoadState();
+    };
+    await save("127.0.0.0/8\nnot-an-address\n10.0.0.0/33");
+    await page.locator("#pool-errors li").filter({ hasText: "Line 2" }).waitFor();
+    await page.locator("#pool-errors li").filter({ hasText: "Line 3" }).waitFor();
+    await save("192.0.2.0/24");
+    await page.locator("#pool-save-anyway").waitFor();
+    await page.getByText("does not contain your current address").waitFor();
+    await shot(page, "ip-pool-lockout");
+    await page.goto(`${BASE}/panel/ip-pool`);
+    assert.equal((await page.locator("#ip-pool").inputValue()).trim(), "", "nothing saved yet");
+    await save("127.0.0.0/8 # this office\n::1");
+    await page.getByText("IP pool saved.").waitFor();
+    assert.equal((await page.locator("#ip-pool").inputValue()).trim(), "127.0.0.0/8\n::1/128");
+    await shot(page, "ip-pool");
+  });
+
+  let p12Path;
+  const P12_PASSWORD = "p12-e2e-Password";
+  await step("a client requests a certificate and downloads it once as PKCS#12", async () => {
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/accounts`);
+    await page.locator("#acc-login").fill("initech");
+    await page.locator("#acc-password").fill(PASSWORD);
+    await page.locator("#acc-role").selectOption("client");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("Account created.").waitFor();
+    const initech = await session("initech", PASSWORD);
+    const p = initech.page;
+    await p.waitForURL(/\/panel\/dashboard$/);
+    await p.goto(`${BASE}/panel/certs`);
+    await p.getByText("No certificates yet.").waitFor();
+    await p.locator("#cert-days").fill("30");
+    await p.locator("#p12-password").fill(P12_PASSWORD);
+    await p.locator("#p12-password-again").fill(P12_PASSWORD);
+    await p.getByRole("button", { name: "Issue certificate" }).click();
+    await p.getByText("Certificate issued.").waitFor();
+    await p.locator("#certs tbody tr").filter({ hasText: "CN=initech" }).waitFor();
+    await shot(p, "certs");
+    const [download] = await Promise.all([p.waitForEvent("download"), p.locator("#p12-download").click()]);
+    assert.match(download.suggestedFilename(), /^smsgate-initech\.p12$/);
+    p12Path = join(mkdtempSync(join(tmpdir(), "smsgate-p12-")), "initech.p12");
+    await download.saveAs(p12Path);
+    assert.ok(statSync(p12Path).size > 500, "a PKCS#12 file");
+    await p.goto(`${BASE}/panel/certs`);
+    assert.equal(await p.locator("#p12-download").count(), 0, "downloadable once");
+    await initech.context.close();
+  });
+
+  await step("the certificate-required account cannot log in without its certificate and can with it", async () => {
+    const auth = { Authorization: "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64") };
+    const accounts = await (await admin.context.request.get(`${BASE}/api/v1/accounts`, { headers: auth })).json();
+    const id = accounts.items.find((a) => a.login === "initech").id;
+    const put = await admin.context.request.put(`${BASE}/api/v1/accounts/${id}/auth`, {
+      headers: auth, data: { cert_required: true },
+    });
+    assert.equal(put.status(), 200);
+    const without = await session("initech", PASSWORD);
+    await without.page.getByText("Wrong login or password.").waitFor();
+    assert.match(without.page.url(), /\/panel\/login$/);
+    await without.context.close();
+    const withCert = await session("initech", PASSWORD, [{ origin: BASE, pfxPath: p12Path, passphrase: P12_PASSWORD }]);
+    await withCert.page.waitForURL(/\/panel\/dashboard$/);
+    await withCert.page.goto(`${BASE}/panel/certs`);
+    assert.equal((await withCert.page.locator("#cert-required").textContent()).trim(), "yes");
+    await withCert.page.locator("#certs tr.in-use").getByText("in use by this connection").waitFor();
+    await shot(withCert.page, "certs-in-use");
+    // Revoking the certificate in use asks again, then ends the session.
+    page_once_accept(withCert.page);
+    await withCert.page.locator("#certs tr.in-use").getByRole("button", { name: "Revoke" }).click();
+    await withCert.page.locator("#lockout-confirm").waitFor();
+    await withCert.page.getByRole("button", { name: "Revoke anyway" }).click();
+    await withCert.page.waitForURL(/\/panel\/login\?expired=1$/);
+    await withCert.context.close();
+  });
+
   await step("an SMS injected into a simulated modem shows in the client's inbox and conversation", async () => {
     const page = tech.page;
     await page.locator("#sim-modem").selectOption("0");
@@ -276,6 +410,9 @@ try {
     await page.goto(`${BASE}/panel/audit`);
     await page.locator("#audit").getByText("panel.login").first().waitFor();
     await page.locator("#audit").getByText("account.erased").first().waitFor();
+    for (const action of ["panel.csv_sent", "account.ip_pool_changed", "account.cert_bound", "account.cert_revoked"]) {
+      await page.locator("#audit").getByText(action).first().waitFor();
+    }
   });
 
   console.log(`panel e2e: ${passed} checks passed`);
