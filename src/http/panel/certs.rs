@@ -574,6 +574,23 @@ mod tests {
     }
 
     #[test]
+    fn keys_chosen_at_run_time_are_translated() {
+        for key in [
+            "cert.kind_issued",
+            "cert.kind_pinned",
+            "cert.kind_ca",
+            "cert.valid",
+            "cert.expired",
+            "cert.revoked",
+        ] {
+            assert!(
+                super::super::i18n::TABLE.iter().any(|(k, _, _)| *k == key),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
     fn file_names_are_safe() {
         assert_eq!(safe_name("acme"), "acme");
         assert_eq!(safe_name("a\"b/c d"), "a_b_c_d");
