@@ -3,7 +3,8 @@
 //! choice, upload an own certificate or CA, revoke) and the IP pool editor.
 //!
 //! Every change goes through the gateway's self-service operations (audited, always on the caller's own
-//! account). Before a change that would refuse the very connection making it (the pool no longer holds
+//! account); an admin opens the same pages for another account with `?account=ID` (from the accounts
+//! page), which use the admin operations instead and add the switch that requires a certificate. Before a change that would refuse the very connection making it (the pool no longer holds
 //! the caller's address, or the certificate in use is revoked while one is required), the page explains
 //! what will happen and asks again; only a second, explicit confirmation applies it.
 use std::net::IpAddr;
@@ -24,7 +25,7 @@ use crate::app::stages::{MAX_CLIENT_CERT_DAYS, admits};
 use crate::auth::stages::fingerprint;
 use crate::http::ApiState;
 use crate::http::caller::Origin;
-use crate::store::{CertKind, StageSettings};
+use crate::store::{AccountId, CertKind, Role, StageSettings};
 
 /// Session slot of a PKCS#12 bundle between its issue (POST) and its one download (GET).
 const P12_FLASH: &str = "pkcs12";
@@ -37,6 +38,71 @@ const MAX_CERT_BYTES: usize = 64 * 1024;
 struct P12Download {
     filename: String,
     bytes: Vec<u8>,
+}
+
+/// Whose stages a page manages: the user's own account, or (admins, `?account=ID`) another one.
+struct Target {
+    id: AccountId,
+    login: String,
+    own: bool,
+}
+
+impl Target {
+    /// `path` with the flag (`issued=1`) and, for another account, `account=ID`.
+    fn url(&self, path: &str, flag: Option<&str>) -> String {
+        let mut query: Vec<String> = flag.map(str::to_owned).into_iter().collect();
+        if !self.own {
+            query.push(format!("account={}", self.id.0));
+        }
+        if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", query.join("&"))
+        }
+    }
+}
+
+/// The `account` query parameter of the stage pages and their forms.
+#[derive(Deserialize, Default)]
+pub struct TargetQuery {
+    #[serde(default)]
+    account: Option<i64>,
+}
+
+/// The account `account` names: the user's own when absent; another one only for admins.
+async fn target_of(state: &ApiState, user: &PanelUser, account: Option<i64>) -> Result<Target, PanelError> {
+    let own = user.principal.account_id;
+    match account.map(AccountId) {
+        None => Ok(Target {
+            id: own,
+            login: user.principal.login.clone(),
+            own: true,
+        }),
+        Some(id) if id == own => Ok(Target {
+            id: own,
+            login: user.principal.login.clone(),
+            own: true,
+        }),
+        Some(id) => {
+            if user.principal.role != Role::Admin {
+                return Err(PanelError::app(
+                    AppError::Forbidden("needs the admin role".into()),
+                    user.lang,
+                ));
+            }
+            let account = state
+                .gateway
+                .find_account(id)
+                .await
+                .or_panel(user.lang)?
+                .ok_or_else(|| PanelError::app(AppError::NotFound("account"), user.lang))?;
+            Ok(Target {
+                id,
+                login: account.login,
+                own: false,
+            })
+        }
+    }
 }
 
 /// The leaf certificate the connection presented, by fingerprint.
@@ -76,6 +142,13 @@ struct CertRow {
 #[template(path = "certs.html")]
 struct CertsPage {
     c: Chrome,
+    /// Login of the account shown (another one's for an admin).
+    target_login: String,
+    own: bool,
+    /// `?account=ID` for the forms when the account is not the user's own, else empty.
+    account_q: String,
+    /// Admins get the switch that requires a certificate.
+    admin: bool,
     cert_required: bool,
     presented: String,
     rows: Vec<CertRow>,
@@ -84,6 +157,16 @@ struct CertsPage {
     days: u32,
     /// A revocation waiting for the second confirmation (it would lock this connection out).
     confirm_revoke: Option<i64>,
+    /// Requiring a certificate waits for the second confirmation (this connection has none bound).
+    confirm_require: bool,
+}
+
+/// A change that would lock this connection out, waiting for its second confirmation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Nothing,
+    Revoke(i64),
+    Require,
 }
 
 #[derive(Deserialize, Default)]
@@ -94,20 +177,25 @@ pub struct CertsQuery {
     uploaded: Option<String>,
     #[serde(default)]
     revoked: Option<String>,
+    #[serde(default)]
+    required: Option<String>,
+    #[serde(default)]
+    account: Option<i64>,
 }
 
 async fn certs_page(
     state: &ApiState,
     user: &PanelUser,
+    target: &Target,
     origin: &Origin,
     mut c: Chrome,
     status: StatusCode,
-    confirm_revoke: Option<i64>,
+    pending: Pending,
 ) -> Result<Response, PanelError> {
     let lang = user.lang;
     let settings = state
         .gateway
-        .stage_settings(&user.principal, user.principal.account_id)
+        .stage_settings(&user.principal, target.id)
         .await
         .or_panel(lang)?;
     let now = time::OffsetDateTime::now_utc();
@@ -115,6 +203,10 @@ async fn certs_page(
     c.nav = "certs";
     let page = CertsPage {
         c,
+        target_login: target.login.clone(),
+        own: target.own,
+        account_q: target.url("", None),
+        admin: user.principal.role == Role::Admin,
         cert_required: settings.cert_required,
         presented: presented.clone().unwrap_or_default(),
         rows: settings
@@ -137,7 +229,7 @@ async fn certs_page(
                 } else {
                     "cert.valid"
                 },
-                in_use: presented.as_deref() == Some(cert.fingerprint.as_str()),
+                in_use: target.own && presented.as_deref() == Some(cert.fingerprint.as_str()),
             })
             .collect(),
         download_ready: user
@@ -146,7 +238,11 @@ async fn certs_page(
             .is_some(),
         max_days: MAX_CLIENT_CERT_DAYS,
         days: DEFAULT_DAYS,
-        confirm_revoke,
+        confirm_revoke: match pending {
+            Pending::Revoke(id) => Some(id),
+            _ => None,
+        },
+        confirm_require: pending == Pending::Require,
     };
     Ok((status, axum::response::Html(page.render()?)).into_response())
 }
@@ -159,6 +255,7 @@ pub async fn certs(
     Query(q): Query<CertsQuery>,
 ) -> Result<Response, PanelError> {
     let t = Tr(user.lang);
+    let target = target_of(&state, &user, q.account).await?;
     let mut c = Chrome::of(&user, "certs");
     c.notice = if q.issued.is_some() {
         Some(t.s("cert.issued").to_owned())
@@ -166,21 +263,42 @@ pub async fn certs(
         Some(t.s("cert.uploaded").to_owned())
     } else if q.revoked.is_some() {
         Some(t.s("cert.revoked_done").to_owned())
+    } else if q.required.is_some() {
+        Some(t.s("cert.required_saved").to_owned())
     } else {
         None
     };
-    certs_page(&state, &user, &origin, c, StatusCode::OK, None).await
+    certs_page(
+        &state,
+        &user,
+        &target,
+        &origin,
+        c,
+        StatusCode::OK,
+        Pending::Nothing,
+    )
+    .await
 }
 
 async fn certs_error(
     state: &ApiState,
     user: &PanelUser,
+    target: &Target,
     origin: &Origin,
     message: String,
 ) -> Result<Response, PanelError> {
     let mut c = Chrome::of(user, "certs");
     c.error = Some(message);
-    certs_page(state, user, origin, c, StatusCode::UNPROCESSABLE_ENTITY, None).await
+    certs_page(
+        state,
+        user,
+        target,
+        origin,
+        c,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Pending::Nothing,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -194,20 +312,29 @@ pub struct IssueForm {
 /// keeps its PKCS#12 bundle in the session for one download (the key is not stored anywhere else).
 pub async fn issue(
     State(state): State<ApiState>,
+    Query(q): Query<TargetQuery>,
     origin: Origin,
     f: CsrfForm<IssueForm>,
 ) -> Result<Response, PanelError> {
     let CsrfForm { user, form } = f;
     let t = Tr(user.lang);
+    let target = target_of(&state, &user, q.account).await?;
     let days = match form.days.trim().parse::<u32>() {
         Ok(d) if (1..=MAX_CLIENT_CERT_DAYS).contains(&d) => d,
         _ => {
             let m = format!("{} 1–{MAX_CLIENT_CERT_DAYS}", t.s("cert.days_range"));
-            return certs_error(&state, &user, &origin, m).await;
+            return certs_error(&state, &user, &target, &origin, m).await;
         }
     };
     if form.password != form.password_again {
-        return certs_error(&state, &user, &origin, t.s("cert.pw_mismatch").to_owned()).await;
+        return certs_error(
+            &state,
+            &user,
+            &target,
+            &origin,
+            t.s("cert.pw_mismatch").to_owned(),
+        )
+        .await;
     }
     if form.password.chars().count() < crate::tls::pkcs12::MIN_PASSWORD_LEN {
         let m = format!(
@@ -215,13 +342,21 @@ pub async fn issue(
             t.s("cert.pw_short"),
             crate::tls::pkcs12::MIN_PASSWORD_LEN
         );
-        return certs_error(&state, &user, &origin, m).await;
+        return certs_error(&state, &user, &target, &origin, m).await;
     }
-    let issued = state
-        .gateway
-        .issue_own_client_cert(&user.principal, Some(origin.client), days)
-        .await
-        .or_panel(user.lang)?;
+    let from = Some(origin.client);
+    let issued = if target.own {
+        state
+            .gateway
+            .issue_own_client_cert(&user.principal, from, days)
+            .await
+    } else {
+        state
+            .gateway
+            .issue_client_cert(&user.principal, from, target.id, days)
+            .await
+    }
+    .or_panel(user.lang)?;
     let password = form.password;
     let bundle = tokio::task::spawn_blocking(move || {
         crate::tls::pkcs12::bundle(
@@ -239,12 +374,12 @@ pub async fn issue(
         &user.session_id,
         P12_FLASH,
         P12Download {
-            filename: format!("smsgate-{}.p12", safe_name(&user.principal.login)),
+            filename: format!("smsgate-{}.p12", safe_name(&target.login)),
             bytes: bundle,
         },
         Instant::now(),
     );
-    Ok(see_other("/panel/certs?issued=1"))
+    Ok(see_other(&target.url("/panel/certs", Some("issued=1"))))
 }
 
 /// A login reduced to characters safe in a Content-Disposition file name.
@@ -288,30 +423,49 @@ pub async fn download(user: PanelUser) -> Result<Response, PanelError> {
 /// `POST /panel/certs/upload` (multipart: `file` or `pem`, `kind` = `cert` | `ca`).
 pub async fn upload(
     State(state): State<ApiState>,
+    Query(q): Query<TargetQuery>,
     origin: Origin,
     form: CsrfMultipart,
 ) -> Result<Response, PanelError> {
     let t = Tr(form.user.lang);
+    let target = target_of(&state, &form.user, q.account).await?;
     let bytes = match form.file("file") {
         Some(f) => f.data.clone(),
         None => form.text("pem").trim().as_bytes().to_vec(),
     };
     let user = &form.user;
     if bytes.is_empty() {
-        return certs_error(&state, user, &origin, t.s("cert.upload_missing").to_owned()).await;
+        return certs_error(
+            &state,
+            user,
+            &target,
+            &origin,
+            t.s("cert.upload_missing").to_owned(),
+        )
+        .await;
     }
     if bytes.len() > MAX_CERT_BYTES {
         let m = format!("{} {} KiB", t.s("cert.upload_large"), MAX_CERT_BYTES / 1024);
-        return certs_error(&state, user, &origin, m).await;
+        return certs_error(&state, user, &target, &origin, m).await;
     }
     let ca = form.text("kind") == "ca";
-    match state
-        .gateway
-        .upload_own_client_cert(&user.principal, Some(origin.client), &bytes, ca)
-        .await
-    {
-        Ok(_) => Ok(see_other("/panel/certs?uploaded=1")),
-        Err(AppError::Validation { message, .. }) => certs_error(&state, user, &origin, message).await,
+    let from = Some(origin.client);
+    let result = if target.own {
+        state
+            .gateway
+            .upload_own_client_cert(&user.principal, from, &bytes, ca)
+            .await
+    } else {
+        state
+            .gateway
+            .upload_client_cert(&user.principal, from, target.id, &bytes, ca)
+            .await
+    };
+    match result {
+        Ok(_) => Ok(see_other(&target.url("/panel/certs", Some("uploaded=1")))),
+        Err(AppError::Validation { message, .. }) => {
+            certs_error(&state, user, &target, &origin, message).await
+        }
         Err(e) => Err(PanelError::app(e, user.lang)),
     }
 }
@@ -327,14 +481,16 @@ pub struct RevokeForm {
 pub async fn revoke(
     State(state): State<ApiState>,
     Path(id): Path<i64>,
+    Query(q): Query<TargetQuery>,
     origin: Origin,
     f: CsrfForm<RevokeForm>,
 ) -> Result<Response, PanelError> {
     let CsrfForm { user, form } = f;
     let lang = user.lang;
+    let target = target_of(&state, &user, q.account).await?;
     let current = state
         .gateway
-        .stage_settings(&user.principal, user.principal.account_id)
+        .stage_settings(&user.principal, target.id)
         .await
         .or_panel(lang)?;
     if !current.certs.iter().any(|c| c.id == id) {
@@ -345,17 +501,97 @@ pub async fn revoke(
     for c in proposed.certs.iter_mut().filter(|c| c.id == id) {
         c.revoked_at.get_or_insert(now);
     }
-    if form.confirm_lockout.is_none() && locks_out(state.gateway.now_ms(), &current, &proposed, &origin) {
+    if target.own
+        && form.confirm_lockout.is_none()
+        && locks_out(state.gateway.now_ms(), &current, &proposed, &origin)
+    {
         let mut c = Chrome::of(&user, "certs");
         c.error = Some(Tr(lang).s("cert.lockout").to_owned());
-        return certs_page(&state, &user, &origin, c, StatusCode::CONFLICT, Some(id)).await;
+        return certs_page(
+            &state,
+            &user,
+            &target,
+            &origin,
+            c,
+            StatusCode::CONFLICT,
+            Pending::Revoke(id),
+        )
+        .await;
+    }
+    let from = Some(origin.client);
+    if target.own {
+        state
+            .gateway
+            .revoke_own_client_cert(&user.principal, from, id)
+            .await
+    } else {
+        state
+            .gateway
+            .revoke_client_cert(&user.principal, from, target.id, id)
+            .await
+    }
+    .or_panel(lang)?;
+    Ok(see_other(&target.url("/panel/certs", Some("revoked=1"))))
+}
+
+#[derive(Deserialize)]
+pub struct RequiredForm {
+    required: String,
+    #[serde(default)]
+    confirm_lockout: Option<String>,
+}
+
+/// `POST /panel/certs/required` (admins): requires, or stops requiring, a client certificate for the
+/// account. Requiring one on the admin's own account from a connection without a bound certificate asks
+/// again first.
+pub async fn set_required(
+    State(state): State<ApiState>,
+    Query(q): Query<TargetQuery>,
+    origin: Origin,
+    f: CsrfForm<RequiredForm>,
+) -> Result<Response, PanelError> {
+    let CsrfForm { user, form } = f;
+    let lang = user.lang;
+    if user.principal.role != Role::Admin {
+        return Err(PanelError::app(
+            AppError::Forbidden("needs the admin role".into()),
+            lang,
+        ));
+    }
+    let target = target_of(&state, &user, q.account).await?;
+    let required = form.required == "1";
+    let current = state
+        .gateway
+        .stage_settings(&user.principal, target.id)
+        .await
+        .or_panel(lang)?;
+    let proposed = StageSettings {
+        cert_required: required,
+        ..current.clone()
+    };
+    if target.own
+        && form.confirm_lockout.is_none()
+        && locks_out(state.gateway.now_ms(), &current, &proposed, &origin)
+    {
+        let mut c = Chrome::of(&user, "certs");
+        c.error = Some(Tr(lang).s("cert.require_lockout").to_owned());
+        return certs_page(
+            &state,
+            &user,
+            &target,
+            &origin,
+            c,
+            StatusCode::CONFLICT,
+            Pending::Require,
+        )
+        .await;
     }
     state
         .gateway
-        .revoke_own_client_cert(&user.principal, Some(origin.client), id)
+        .set_cert_required(&user.principal, Some(origin.client), target.id, required)
         .await
         .or_panel(lang)?;
-    Ok(see_other("/panel/certs?revoked=1"))
+    Ok(see_other(&target.url("/panel/certs", Some("required=1"))))
 }
 
 // ---- IP pool ----
@@ -371,6 +607,9 @@ struct PoolLineError {
 #[template(path = "ip_pool.html")]
 struct PoolPage {
     c: Chrome,
+    target_login: String,
+    own: bool,
+    account_q: String,
     client: String,
     entries: String,
     errors: Vec<PoolLineError>,
@@ -401,6 +640,7 @@ fn parse_pool(text: &str) -> Result<Vec<String>, Vec<(usize, String, String)>> {
 }
 
 fn pool_page(
+    target: &Target,
     client: IpAddr,
     c: Chrome,
     entries: String,
@@ -410,6 +650,9 @@ fn pool_page(
 ) -> Result<Response, PanelError> {
     let page = PoolPage {
         c,
+        target_login: target.login.clone(),
+        own: target.own,
+        account_q: target.url("", None),
         client: client.to_string(),
         entries,
         errors,
@@ -422,6 +665,8 @@ fn pool_page(
 pub struct PoolQuery {
     #[serde(default)]
     saved: Option<String>,
+    #[serde(default)]
+    account: Option<i64>,
 }
 
 /// `GET /panel/ip-pool`.
@@ -431,9 +676,10 @@ pub async fn ip_pool(
     origin: Origin,
     Query(q): Query<PoolQuery>,
 ) -> Result<Response, PanelError> {
+    let target = target_of(&state, &user, q.account).await?;
     let settings = state
         .gateway
-        .stage_settings(&user.principal, user.principal.account_id)
+        .stage_settings(&user.principal, target.id)
         .await
         .or_panel(user.lang)?;
     let mut c = Chrome::of(&user, "ip-pool");
@@ -442,7 +688,15 @@ pub async fn ip_pool(
     if !entries.is_empty() {
         entries.push('\n');
     }
-    pool_page(origin.client, c, entries, Vec::new(), false, StatusCode::OK)
+    pool_page(
+        &target,
+        origin.client,
+        c,
+        entries,
+        Vec::new(),
+        false,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -456,11 +710,13 @@ pub struct PoolForm {
 /// would refuse the caller's own address, then saves.
 pub async fn save_ip_pool(
     State(state): State<ApiState>,
+    Query(q): Query<TargetQuery>,
     origin: Origin,
     f: CsrfForm<PoolForm>,
 ) -> Result<Response, PanelError> {
     let CsrfForm { user, form } = f;
     let lang = user.lang;
+    let target = target_of(&state, &user, q.account).await?;
     let entries = match parse_pool(&form.entries) {
         Ok(e) => e,
         Err(errors) => {
@@ -471,6 +727,7 @@ pub async fn save_ip_pool(
                 .map(|(line, text, reason)| PoolLineError { line, text, reason })
                 .collect();
             return pool_page(
+                &target,
                 origin.client,
                 c,
                 form.entries,
@@ -482,17 +739,21 @@ pub async fn save_ip_pool(
     };
     let current = state
         .gateway
-        .stage_settings(&user.principal, user.principal.account_id)
+        .stage_settings(&user.principal, target.id)
         .await
         .or_panel(lang)?;
     let proposed = StageSettings {
         ip_pool: entries.clone(),
         ..current.clone()
     };
-    if form.confirm_lockout.is_none() && locks_out(state.gateway.now_ms(), &current, &proposed, &origin) {
+    if target.own
+        && form.confirm_lockout.is_none()
+        && locks_out(state.gateway.now_ms(), &current, &proposed, &origin)
+    {
         let mut c = Chrome::of(&user, "ip-pool");
         c.error = Some(format!("{} {}", Tr(lang).s("pool.lockout"), origin.client));
         return pool_page(
+            &target,
             origin.client,
             c,
             form.entries,
@@ -501,12 +762,20 @@ pub async fn save_ip_pool(
             StatusCode::CONFLICT,
         );
     }
-    state
-        .gateway
-        .set_own_ip_pool(&user.principal, Some(origin.client), &entries)
-        .await
-        .or_panel(lang)?;
-    Ok(see_other("/panel/ip-pool?saved=1"))
+    let from = Some(origin.client);
+    if target.own {
+        state
+            .gateway
+            .set_own_ip_pool(&user.principal, from, &entries)
+            .await
+    } else {
+        state
+            .gateway
+            .set_ip_pool(&user.principal, from, target.id, &entries)
+            .await
+    }
+    .or_panel(lang)?;
+    Ok(see_other(&target.url("/panel/ip-pool", Some("saved=1"))))
 }
 
 #[cfg(test)]

@@ -477,3 +477,129 @@ async fn certificates_are_issued_downloaded_once_uploaded_and_revoked_for_the_ow
     assert_eq!(actions.iter().filter(|a| *a == "account.cert_bound").count(), 2);
     assert!(actions.contains(&"account.cert_revoked".to_owned()));
 }
+
+#[tokio::test]
+async fn admins_manage_another_accounts_stages_and_clients_cannot_name_one() {
+    let (app, gw, _dir) = app().await;
+    let root = gw
+        .create_account(
+            None,
+            "root",
+            crate::auth::PasswordHasher::insecure_fast()
+                .hash(PASSWORD)
+                .unwrap(),
+            crate::app::Role::Admin,
+        )
+        .await
+        .unwrap();
+    let alice = principal(&gw, "alice").await;
+    let a = alice.account_id.0;
+    let (bob, bob_csrf) = client(&app, "bob").await;
+    for path in [
+        format!("/panel/certs?account={a}"),
+        format!("/panel/ip-pool?account={a}"),
+    ] {
+        assert_eq!(
+            get(&app, &path, &bob).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let r = post(
+        &app,
+        &format!("/panel/ip-pool?account={a}"),
+        &bob,
+        format!("csrf={bob_csrf}&entries=10.0.0.0%2F8"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &app,
+        &format!("/panel/certs/required?account={a}"),
+        &bob,
+        format!("csrf={bob_csrf}&required=1"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &app,
+        "/panel/certs/required",
+        &bob,
+        format!("csrf={bob_csrf}&required=0"),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "requiring a certificate stays an admin decision"
+    );
+
+    let (admin, csrf) = client(&app, "root").await;
+    let page = body_text(get(&app, &format!("/panel/certs?account={a}"), &admin).await).await;
+    assert!(
+        page.contains("id=\"target-login\">alice<") && page.contains("required-form"),
+        "{page}"
+    );
+    let r = post(
+        &app,
+        &format!("/panel/certs/required?account={a}"),
+        &admin,
+        format!("csrf={csrf}&required=1"),
+    )
+    .await;
+    assert_eq!(location(&r), format!("/panel/certs?required=1&account={a}"));
+    let r = post(
+        &app,
+        &format!("/panel/ip-pool?account={a}"),
+        &admin,
+        format!("csrf={csrf}&entries=192.0.2.0%2F24"),
+    )
+    .await;
+    assert_eq!(
+        location(&r),
+        format!("/panel/ip-pool?saved=1&account={a}"),
+        "another account: no lockout question"
+    );
+    let r = post(
+        &app,
+        &format!("/panel/certs/issue?account={a}"),
+        &admin,
+        format!("csrf={csrf}&days=5&password=p12-password&password_again=p12-password"),
+    )
+    .await;
+    assert_eq!(location(&r), format!("/panel/certs?issued=1&account={a}"));
+    let download = get(&app, "/panel/certs/download", &admin).await;
+    assert!(
+        download.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("smsgate-alice.p12")
+    );
+    let stages = gw.stage_settings(&alice, alice.account_id).await.unwrap();
+    assert!(stages.cert_required);
+    assert_eq!(stages.ip_pool, ["192.0.2.0/24"]);
+    assert_eq!(stages.certs.len(), 1);
+    assert!(stages.certs[0].subject.contains("CN=alice"));
+    let log = gw.audit_log(&Principal::of(&root), None, 100).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "account.cert_required_changed" && e.actor.as_deref() == Some("root"))
+    );
+
+    // The admin's own account from a connection without a certificate: requiring one asks again.
+    let r = post(
+        &app,
+        "/panel/certs/required",
+        &admin,
+        format!("csrf={csrf}&required=1"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(body_text(r).await.contains("name=\"confirm_lockout\""));
+    assert!(
+        !gw.stage_settings(&Principal::of(&root), root.id)
+            .await
+            .unwrap()
+            .cert_required
+    );
+}

@@ -591,6 +591,33 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "Disable this account? Its sessions end at once.",
         "Wyłączyć to konto? Jego sesje zakończą się natychmiast.",
     ),
+    ("acc.stages", "Certificates and IP pool", "Certyfikaty i pula IP"),
+    ("cert.require", "Require a certificate", "Wymagaj certyfikatu"),
+    (
+        "cert.unrequire",
+        "Stop requiring a certificate",
+        "Przestań wymagać certyfikatu",
+    ),
+    (
+        "cert.require_confirm",
+        "Require a client certificate? Connections without one of the bound certificates are refused at once.",
+        "Wymagać certyfikatu klienta? Połączenia bez jednego z przypisanych certyfikatów będą od razu odrzucane.",
+    ),
+    (
+        "cert.unrequire_confirm",
+        "Stop requiring a client certificate? The password alone will again be enough.",
+        "Przestać wymagać certyfikatu klienta? Znów wystarczy samo hasło.",
+    ),
+    (
+        "cert.require_lockout",
+        "This connection presents no certificate bound to the account: requiring one now ends this session. Use the button again to confirm.",
+        "To połączenie nie przedstawia certyfikatu przypisanego do konta: wymaganie go teraz zakończy tę sesję. Użyj przycisku ponownie, aby potwierdzić.",
+    ),
+    (
+        "cert.required_saved",
+        "Certificate requirement saved.",
+        "Zapisano wymaganie certyfikatu.",
+    ),
     // end of client certificates, IP pool, CSV upload
     ("common.save", "Save", "Zapisz"),
     ("common.none", "—", "—"),

@@ -124,6 +124,7 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/certs/issue", post(certs::issue))
         .route("/panel/certs/download", get(certs::download))
         .route("/panel/certs/upload", post(certs::upload))
+        .route("/panel/certs/required", post(certs::set_required))
         .route("/panel/certs/{id}/revoke", post(certs::revoke))
         .route("/panel/ip-pool", get(certs::ip_pool).post(certs::save_ip_pool))
         .route("/panel/static/panel.css", get(css))

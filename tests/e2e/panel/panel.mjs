@@ -296,13 +296,15 @@ try {
   });
 
   await step("the certificate-required account cannot log in without its certificate and can with it", async () => {
-    const auth = { Authorization: "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64") };
-    const accounts = await (await admin.context.request.get(`${BASE}/api/v1/accounts`, { headers: auth })).json();
-    const id = accounts.items.find((a) => a.login === "initech").id;
-    const put = await admin.context.request.put(`${BASE}/api/v1/accounts/${id}/auth`, {
-      headers: auth, data: { cert_required: true },
-    });
-    assert.equal(put.status(), 200);
+    // The admin requires the certificate from the accounts page.
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/accounts`);
+    await page.locator("#accounts tr").filter({ hasText: "initech" }).getByRole("link", { name: "Certificates" }).click();
+    await page.locator("#target-login").filter({ hasText: "initech" }).waitFor();
+    page_once_accept(page);
+    await page.getByRole("button", { name: "Require a certificate" }).click();
+    await page.getByText("Certificate requirement saved.").waitFor();
+    assert.equal((await page.locator("#cert-required").textContent()).trim(), "yes");
     const without = await session("initech", PASSWORD);
     await without.page.getByText("Wrong login or password.").waitFor();
     assert.match(without.page.url(), /\/panel\/login$/);
@@ -410,7 +412,8 @@ try {
     await page.goto(`${BASE}/panel/audit`);
     await page.locator("#audit").getByText("panel.login").first().waitFor();
     await page.locator("#audit").getByText("account.erased").first().waitFor();
-    for (const action of ["panel.csv_sent", "account.ip_pool_changed", "account.cert_bound", "account.cert_revoked"]) {
+    for (const action of ["panel.csv_sent", "account.ip_pool_changed", "account.cert_bound", "account.cert_revoked",
+      "account.cert_required_changed"]) {
       await page.locator("#audit").getByText(action).first().waitFor();
     }
   });
