@@ -1,7 +1,7 @@
 //! Sending to recipients from a CSV file: upload → preview → confirm.
 //!
 //! The upload is parsed (RFC 4180 quoting; `,`, `;` or tab detected from the first line; UTF-8 with or
-//! without BOM), the recipient column (and an optional per-row text column) detected from the header or,
+//! without BOM, or UTF-16 with BOM as Excel's "Unicode text" export writes it), the recipient column (and an optional per-row text column) detected from the header or,
 //! without one, from the cells that read as phone numbers. Every row is then checked by the gateway's
 //! own dry run of a send ([`crate::app::Gateway::dry_run_submit`]), so the preview lists exactly the rows
 //! that will be refused and why. The parsed batch waits in the session (a flash) and nothing is stored
@@ -68,7 +68,7 @@ const TEXT_HEADERS: &[&str] = &[
 /// Why a CSV file cannot be used at all (row problems are listed per row instead).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CsvError {
-    #[error("the file is not UTF-8 text; save it as \"CSV UTF-8\"")]
+    #[error("the file is not UTF-8 (or UTF-16 with a BOM) text; save it as \"CSV UTF-8\"")]
     NotUtf8,
     #[error("the file is empty")]
     Empty,
@@ -319,6 +319,28 @@ fn row_reason(e: AppError) -> String {
     }
 }
 
+/// UTF-16 byte order marks (Unicode §23.8).
+const UTF16_LE_BOM: [u8; 2] = [0xFF, 0xFE];
+const UTF16_BE_BOM: [u8; 2] = [0xFE, 0xFF];
+
+/// The text of an upload: UTF-16 when it starts with a UTF-16 BOM, else UTF-8.
+fn decode(bytes: &[u8]) -> Result<String, CsvError> {
+    let utf16 = |body: &[u8], unit: fn([u8; 2]) -> u16| {
+        if body.len() % 2 != 0 {
+            return Err(CsvError::NotUtf8);
+        }
+        let units: Vec<u16> = body.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
+        String::from_utf16(&units).map_err(|_| CsvError::NotUtf8)
+    };
+    match bytes.split_first_chunk::<2>() {
+        Some((&UTF16_LE_BOM, body)) => utf16(body, u16::from_le_bytes),
+        Some((&UTF16_BE_BOM, body)) => utf16(body, u16::from_be_bytes),
+        _ => std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| CsvError::NotUtf8),
+    }
+}
+
 /// Parses an upload and checks every row with `check` (the gateway's dry run: recipient and text → the
 /// normalised recipient and parts, or the reason it would be refused).
 pub fn evaluate(
@@ -327,8 +349,8 @@ pub fn evaluate(
     reads_as_number: impl Fn(&str) -> bool,
     check: impl Fn(&str, &str) -> Result<(String, usize), AppError>,
 ) -> Result<(char, Layout, Vec<ValidRow>, Vec<InvalidRow>), CsvError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| CsvError::NotUtf8)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = decode(bytes)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let delimiter = detect_delimiter(text);
     // One record more than the data limit: the header.
     let records = parse_csv(text, delimiter, MAX_CSV_ROWS + 1)?;
@@ -706,6 +728,30 @@ mod tests {
             invalid
                 .iter()
                 .any(|r| r.line == 2 && r.reason.starts_with("no text"))
+        );
+    }
+
+    #[test]
+    fn excel_unicode_text_is_utf16_with_tabs() {
+        let text = "Telefon\tTreść\r\n600100200\tZażółć\r\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for bytes in [le, be] {
+            let (d, _, valid, invalid) = evaluate(&bytes, "", number, fake_check).unwrap();
+            assert_eq!(d, '\t');
+            assert!(invalid.is_empty(), "{invalid:?}");
+            assert_eq!(valid[0].text, "Zażółć");
+        }
+        assert_eq!(
+            evaluate(&[0xFF, 0xFE, 0x41], "x", number, fake_check).err(),
+            Some(CsvError::NotUtf8),
+            "odd length"
         );
     }
 
