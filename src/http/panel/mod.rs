@@ -16,6 +16,8 @@
 #![allow(clippy::result_large_err)]
 mod bulk;
 mod certs;
+#[cfg(test)]
+mod client_tests;
 pub mod i18n;
 pub mod multipart;
 mod pages;
@@ -60,6 +62,7 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("send.html", include_str!("templates/send.html")),
+    ("send_csv.html", include_str!("templates/send_csv.html")),
     ("messages.html", include_str!("templates/messages.html")),
     ("message_table.html", include_str!("templates/message_table.html")),
     ("message.html", include_str!("templates/message.html")),
@@ -68,13 +71,12 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("modem_rows.html", include_str!("templates/modem_rows.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
     ("account.html", include_str!("templates/account.html")),
+    ("certs.html", include_str!("templates/certs.html")),
+    ("ip_pool.html", include_str!("templates/ip_pool.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("tokens.html", include_str!("templates/tokens.html")),
     ("webhooks.html", include_str!("templates/webhooks.html")),
     ("error.html", include_str!("templates/error.html")),
-    ("certs.html", include_str!("templates/certs.html")),
-    ("ip_pool.html", include_str!("templates/ip_pool.html")),
-    ("send_csv.html", include_str!("templates/send_csv.html")),
 ];
 
 /// The panel's routes, with a fresh session store; merged into the HTTPS router.
@@ -92,6 +94,8 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/lang", get(pages::set_language))
         .route("/panel/dashboard", get(pages::dashboard))
         .route("/panel/send", get(pages::send_page).post(pages::send))
+        .route("/panel/send/csv", get(bulk::preview).post(bulk::upload))
+        .route("/panel/send/csv/confirm", post(bulk::confirm))
         .route("/panel/count", post(pages::count))
         .route("/panel/messages", get(pages::messages))
         .route("/panel/messages/{id}", get(pages::message))
@@ -108,6 +112,13 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
             get(pages::webhooks).post(pages::create_webhook),
         )
         .route("/panel/webhooks/{id}/delete", post(pages::delete_webhook))
+        .route("/panel/certs", get(certs::certs))
+        .route("/panel/certs/issue", post(certs::issue))
+        .route("/panel/certs/download", get(certs::download))
+        .route("/panel/certs/upload", post(certs::upload))
+        .route("/panel/certs/required", post(certs::set_required))
+        .route("/panel/certs/{id}/revoke", post(certs::revoke))
+        .route("/panel/ip-pool", get(certs::ip_pool).post(certs::save_ip_pool))
         .route(
             "/panel/accounts",
             get(pages::accounts).post(pages::create_account),
@@ -118,15 +129,6 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/account/delete", post(pages::delete_account))
         .route("/panel/account/export", get(pages::export))
         .route("/panel/audit", get(pages::audit))
-        .route("/panel/send/csv", get(bulk::preview).post(bulk::upload))
-        .route("/panel/send/csv/confirm", post(bulk::confirm))
-        .route("/panel/certs", get(certs::certs))
-        .route("/panel/certs/issue", post(certs::issue))
-        .route("/panel/certs/download", get(certs::download))
-        .route("/panel/certs/upload", post(certs::upload))
-        .route("/panel/certs/required", post(certs::set_required))
-        .route("/panel/certs/{id}/revoke", post(certs::revoke))
-        .route("/panel/ip-pool", get(certs::ip_pool).post(certs::save_ip_pool))
         .route("/panel/static/panel.css", get(css))
         .route("/panel/static/panel.js", get(js))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -413,7 +415,5 @@ pub fn html<T: Template>(page: &T) -> Result<Response, PanelError> {
     Ok(axum::response::Html(page.render()?).into_response())
 }
 
-#[cfg(test)]
-mod client_tests;
 #[cfg(test)]
 mod tests;
