@@ -72,13 +72,8 @@ pub struct TargetQuery {
 /// The account `account` names: the user's own when absent; another one only for admins.
 async fn target_of(state: &ApiState, user: &PanelUser, account: Option<i64>) -> Result<Target, PanelError> {
     let own = user.principal.account_id;
-    match account.map(AccountId) {
+    match account.map(AccountId).filter(|id| *id != own) {
         None => Ok(Target {
-            id: own,
-            login: user.principal.login.clone(),
-            own: true,
-        }),
-        Some(id) if id == own => Ok(Target {
             id: own,
             login: user.principal.login.clone(),
             own: true,
