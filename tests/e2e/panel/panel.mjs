@@ -1,7 +1,7 @@
 // Drives the real panel in Debian's Chromium against `smsgate serve --sim 2` (started by ../panel.sh).
 // Env: BASE (https://127.0.0.1:PORT), ADMIN_PASSWORD, SCREENSHOTS (directory), CHROMIUM (binary).
 import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
@@ -21,6 +21,8 @@ const browser = await chromium.launch({
   ],
 });
 
+// The downloaded PKCS#12 (it holds a private key) lives here and is removed at the end.
+const P12_DIR = mkdtempSync(join(tmpdir(), "smsgate-p12-"));
 let passed = 0;
 async function step(name, fn) {
   try {
@@ -287,7 +289,7 @@ try {
     await shot(p, "certs");
     const [download] = await Promise.all([p.waitForEvent("download"), p.locator("#p12-download").click()]);
     assert.match(download.suggestedFilename(), /^smsgate-initech\.p12$/);
-    p12Path = join(mkdtempSync(join(tmpdir(), "smsgate-p12-")), "initech.p12");
+    p12Path = join(P12_DIR, "initech.p12");
     await download.saveAs(p12Path);
     assert.ok(statSync(p12Path).size > 500, "a PKCS#12 file");
     await p.goto(`${BASE}/panel/certs`);
@@ -421,4 +423,5 @@ try {
   console.log(`panel e2e: ${passed} checks passed`);
 } finally {
   await browser.close();
+  rmSync(P12_DIR, { recursive: true, force: true });
 }
