@@ -6,6 +6,7 @@
 //! `NotFound`, never someone else's data); admins and technicians see everything. Errors are
 //! [`AppError`]s, which the HTTP layer maps to problem+json.
 pub mod backup;
+mod cluster;
 mod deletion;
 mod events;
 pub mod numbers;
@@ -154,6 +155,8 @@ struct Inner {
     modems: start::ModemRuntime,
     /// Accounts erased since start.
     erased: deletion::ErasedAccounts,
+    /// The claimer of a cluster node (idle when not in a cluster).
+    cluster: cluster::ClusterRuntime,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

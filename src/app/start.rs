@@ -97,6 +97,7 @@ impl Gateway {
         let store = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))??;
+        Self::connect_cluster(&settings, &store).await?;
         let recovered = store
             .recover_interrupted(settings.dispatch.uncertain_policy, clock.now_ms())
             .await?;
@@ -115,7 +116,12 @@ impl Gateway {
             Duration::from_secs(settings.dispatch.send_timeout_seconds),
             webhooks_due.clone(),
         );
-        let loaded = dispatcher.load().await?;
+        // A cluster node does not load the shared queue: it claims its share as its modems get ready.
+        let loaded = if store.cluster().is_some() {
+            0
+        } else {
+            dispatcher.load().await?
+        };
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -126,12 +132,14 @@ impl Gateway {
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
                 erased: Default::default(),
+                cluster: Default::default(),
             }),
         };
         gateway.spawn_event_loop();
         gateway.spawn_retention();
         gateway.spawn_deletions();
         gateway.spawn_backups();
+        gateway.spawn_cluster();
         info!(loaded, "gateway core open");
         Ok((
             gateway,
@@ -299,6 +307,9 @@ impl Gateway {
         }
         if let Err(e) = self.inner.store.close().await {
             warn!(error = %e, "closing the store failed");
+        }
+        if let Some(pg) = self.inner.store.cluster() {
+            pg.close();
         }
         info!("gateway core stopped");
     }
