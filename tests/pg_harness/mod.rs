@@ -68,6 +68,12 @@ impl TestPg {
     /// Starts a server; `clients` are the node ids to issue client certificates for
     /// (`<dir>/<node>.pem`, `<dir>/<node>.key`).
     pub fn start() -> TestPg {
+        Self::start_with_ca(ApplianceCa::generate(time::OffsetDateTime::now_utc()).unwrap())
+    }
+
+    /// Starts a server whose certificate `ca` issues (e.g. an appliance CA made by
+    /// `smsgate cluster issue-cert`).
+    pub fn start_with_ca(ca: ApplianceCa) -> TestPg {
         let bin = pg_bin();
         let dir = tempfile::Builder::new().prefix("smsgate-pg").tempdir().unwrap();
         // The server user must reach its files inside our temporary directory.
@@ -84,7 +90,6 @@ impl TestPg {
         } else {
             None
         };
-        let ca = ApplianceCa::generate(time::OffsetDateTime::now_utc()).unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, ca.cert_pem()).unwrap();
         let server_dir = dir.path().join("server");

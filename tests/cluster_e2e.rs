@@ -1,0 +1,295 @@
+//! Two smsgate nodes (the real binary, on 127.0.0.2 and 127.0.0.3) on one PostgreSQL server (TLS,
+//! client certificates from the appliance CA made by `smsgate cluster issue-cert`), each with its own
+//! bank of simulated modems. The banks live in this test process, so what went on air survives a node's
+//! death.
+//!
+//! Messages posted to either node go out through both nodes' modems; node A is killed with SIGKILL
+//! while it holds claimed work; node B sends that work after A's lease ends; nothing is lost and nothing
+//! goes on air twice outside `uncertain`; A restarts, rejoins and sends again.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod pg_harness;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hw_sim::{Bank, BankConfig, DelayProfile};
+use pg_harness::TestPg;
+use serde_json::Value;
+
+const PASSWORD: &str = "cluster test operator passphrase";
+const MODEMS_PER_NODE: usize = 2;
+const FIRST_BATCH: usize = 160;
+const AFTER_RESTART: usize = 20;
+const DB: &str = "cluster";
+
+struct Node {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smsgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_smsgate"))
+}
+
+fn spawn(config: &Path, ip: &str) -> Node {
+    let mut child = smsgate()
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("SMSGATE_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "smsgate=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut ca) = (None, None);
+    while base.is_none() || ca.is_none() {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("node on {ip} stopped before serving (see its config {})", config.display()))
+            .unwrap();
+        if line.contains("API:")
+            && let Some(rest) = line.split("https://").nth(1)
+            && rest.starts_with(ip)
+        {
+            base = rest.split("/api/v1").next().map(str::to_owned);
+        }
+        if line.contains("appliance CA certificate") {
+            ca = line.rsplit_once(": ").map(|(_, p)| PathBuf::from(p));
+        }
+    }
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let client = common::client(&ca.unwrap());
+    Node {
+        child,
+        base: base.unwrap(),
+        client,
+    }
+}
+
+/// Writes a node's config: its modems (links of its own bank), listener, and the cluster section.
+fn write_config(dir: &Path, name: &str, ip: &str, bank: &Bank, pg: &TestPg, certs: &Path) -> PathBuf {
+    let mut config = format!(
+        "version = 1\ndata_dir = {data:?}\n[http]\nlisten = [\"{ip}:0\"]\npublic_hostnames = [\"{ip}\"]\n\
+         [dispatch]\nsend_timeout_seconds = 30\n\
+         [cluster]\nenabled = true\nnode_id = \"{name}\"\nsite = \"site-{name}\"\npostgres_url = {url:?}\n\
+         ca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\nlease_seconds = 4\nheartbeat_seconds = 1\nclaim_batch = 4\n",
+        data = dir.join(format!("data-{name}")).display().to_string(),
+        url = pg.url(DB),
+        ca = certs.join("tls").join("ca.pem").display().to_string(),
+        cert = certs.join(format!("{name}.pem")).display().to_string(),
+        key = certs.join(format!("{name}.key")).display().to_string(),
+    );
+    for m in bank.modems() {
+        config.push_str(&format!(
+            "[[modem]]\nname = \"{name}{}\"\nport = {:?}\n",
+            m.index,
+            m.link.display().to_string()
+        ));
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+async fn post(node: &Node, text: &str) -> String {
+    let r = node
+        .client
+        .post(format!("https://{}/api/v1/messages", node.base))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&serde_json::json!({"to": "+48510000001", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "post to {}", node.base);
+    let body: Value = r.json().await.unwrap();
+    body["messages"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn bank(dir: &Path, name: &str) -> Bank {
+    Bank::start(BankConfig {
+        count: MODEMS_PER_NODE,
+        dir: dir.join(format!("modems-{name}")),
+        // Slow enough that a node always holds claimed work while the test runs.
+        delay: DelayProfile::Fixed { ms: 60 },
+        ..BankConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn on_air(banks: &[&Bank]) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for b in banks {
+        for i in 0..MODEMS_PER_NODE {
+            for m in b.control().sent_texts(i).unwrap() {
+                *out.entry(m.text).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+fn count(pg: &TestPg, sql: &str) -> i64 {
+    pg.psql(DB, sql).parse().unwrap()
+}
+
+/// Waits until every message is in a final state; returns id → status.
+fn wait_final(pg: &TestPg, expect: usize, within: Duration) -> HashMap<String, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let open = count(pg, "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')");
+        let all = count(pg, "SELECT count(*) FROM messages");
+        if open == 0 && all as usize == expect {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} of {all} messages still open");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pg.psql(DB, "SELECT id || ' ' || status FROM messages")
+        .lines()
+        .map(|l| {
+            let (id, s) = l.split_once(' ').unwrap();
+            (id.to_owned(), s.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_the_queue_and_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    // The appliance CA and the nodes' client certificates, made the documented way.
+    let certs = dir.path().join("ca-home");
+    for node in ["a", "b"] {
+        let out = smsgate()
+            .args(["cluster", "--data-dir"])
+            .arg(&certs)
+            .args(["issue-cert", node, "--out"])
+            .arg(certs.join(node))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "issue-cert: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (ca, _) = smsgate::tls::ApplianceCa::load_or_create(&certs.join("tls")).unwrap();
+    let pg = TestPg::start_with_ca(ca);
+    pg.create_db(DB);
+
+    let bank_a = bank(dir.path(), "a").await;
+    let bank_b = bank(dir.path(), "b").await;
+    let config_a = write_config(dir.path(), "a", "127.0.0.2", &bank_a, &pg, &certs);
+    let config_b = write_config(dir.path(), "b", "127.0.0.3", &bank_b, &pg, &certs);
+    let node_a = spawn(&config_a, "127.0.0.2");
+    let node_b = spawn(&config_b, "127.0.0.3");
+
+    // Post alternately to both nodes; texts are unique so the air can be audited.
+    let mut texts: HashMap<String, String> = HashMap::new();
+    for i in 0..FIRST_BATCH {
+        let text = format!("cluster message {i}");
+        let node = if i % 2 == 0 { &node_a } else { &node_b };
+        texts.insert(post(node, &text).await, text);
+    }
+
+    // Kill A while it holds claimed, unsent work (and after both nodes have sent).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let held_by_a: Vec<String> = loop {
+        let sent_by = |n: &str| count(&pg, &format!("SELECT count(*) FROM attempts WHERE node = '{n}'"));
+        let held = pg.psql(DB, "SELECT id FROM messages WHERE lease_node = 'a' AND status = 'queued'");
+        if sent_by("a") > 0 && sent_by("b") > 0 && !held.is_empty() {
+            break held.lines().map(str::to_owned).collect();
+        }
+        assert!(Instant::now() < deadline, "node A never held claimed work");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut node_a = node_a;
+    node_a.child.kill().unwrap(); // SIGKILL: no shutdown path runs
+    node_a.child.wait().unwrap();
+    let killed_at = Instant::now();
+
+    let statuses = wait_final(&pg, FIRST_BATCH, Duration::from_secs(180));
+    let takeover = killed_at.elapsed();
+    let by_b: Vec<&String> = held_by_a
+        .iter()
+        .filter(|id| {
+            count(
+                &pg,
+                &format!("SELECT count(*) FROM attempts WHERE message_id = '{id}' AND node = 'b' AND outcome = 'sent'"),
+            ) == 1
+        })
+        .collect();
+    assert!(!by_b.is_empty(), "node B sent none of the {} messages A held", held_by_a.len());
+
+    let air = on_air(&[&bank_a, &bank_b]);
+    let mut uncertain = 0;
+    for (id, text) in &texts {
+        let times = air.get(text).copied().unwrap_or(0);
+        match statuses.get(id).map(String::as_str) {
+            Some("sent" | "delivered") => assert_eq!(times, 1, "{id} ({text}) on air {times}x"),
+            Some("uncertain") => {
+                uncertain += 1;
+                assert!(times <= 1, "{id} ({text}) uncertain but on air {times}x");
+            }
+            other => panic!("{id} lost or failed: {other:?}"),
+        }
+    }
+    assert!(air.values().all(|&n| n == 1), "a message went on air twice");
+    let via = |b: &Bank| (0..MODEMS_PER_NODE).map(|i| b.control().sent_texts(i).unwrap().len()).sum::<usize>();
+    let (via_a, via_b) = (via(&bank_a), via(&bank_b));
+    assert!(via_a > 0 && via_b > 0, "both nodes' modems sent ({via_a}/{via_b})");
+
+    // A restarts on its data directory and rejoins: it claims and sends again.
+    let node_a = spawn(&config_a, "127.0.0.2");
+    let mut more = HashMap::new();
+    for i in 0..AFTER_RESTART {
+        let text = format!("after restart {i}");
+        more.insert(post(&node_a, &text).await, text);
+    }
+    let statuses = wait_final(&pg, FIRST_BATCH + AFTER_RESTART, Duration::from_secs(120));
+    let air = on_air(&[&bank_a, &bank_b]);
+    for (id, text) in &more {
+        assert!(matches!(statuses[id].as_str(), "sent" | "delivered"), "{id}: {}", statuses[id]);
+        assert_eq!(air.get(text), Some(&1), "{text}");
+    }
+    assert!(via(&bank_a) > via_a, "the restarted node sends again");
+
+    let status = smsgate()
+        .args(["cluster", "--config"])
+        .arg(&config_b)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "cluster status: {}", String::from_utf8_lossy(&status.stderr));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let nodes: Vec<&str> = status["nodes"].as_array().unwrap().iter().map(|n| n["node_id"].as_str().unwrap()).collect();
+    assert_eq!(nodes, vec!["a", "b"]);
+    assert_eq!(status["nodes"][0]["modems"].as_array().unwrap().len(), MODEMS_PER_NODE);
+    let text = smsgate().args(["cluster", "--config"]).arg(&config_b).arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("site-a") && text.contains("lag"), "{text}");
+
+    eprintln!(
+        "{} + {} messages; node A held {} when killed, B sent {} of them; all settled {:.1}s after the kill; \
+         {uncertain} uncertain; on air via A {via_a}, via B {via_b} before the restart",
+        FIRST_BATCH,
+        AFTER_RESTART,
+        held_by_a.len(),
+        by_b.len(),
+        takeover.as_secs_f64()
+    );
+    drop(node_a);
+    drop(node_b);
+    bank_a.shutdown().await;
+    bank_b.shutdown().await;
+}
