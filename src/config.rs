@@ -899,18 +899,27 @@ mod tests {
             "modem[1].name",
         );
         check("[retention]\ndays = 0", "retention.days");
-        check("[cluster]\nenabled = true\npostgres_url = \"host=db\"", "cluster.node_id");
+        check(
+            "[cluster]\nenabled = true\npostgres_url = \"host=db\"",
+            "cluster.node_id",
+        );
         check(
             "[cluster]\nenabled = true\nnode_id = \"a b\"\npostgres_url = \"host=db\"",
             "cluster.node_id",
         );
-        check("[cluster]\nenabled = true\nnode_id = \"a\"", "cluster.postgres_url");
+        check(
+            "[cluster]\nenabled = true\nnode_id = \"a\"",
+            "cluster.postgres_url",
+        );
         check(
             "[cluster]\nenabled = true\nnode_id = \"a\"\npostgres_url = \"postgresql://db:notaport/x\"",
             "cluster.postgres_url",
         );
         check("[cluster]\nlease_seconds = 1", "cluster.lease_seconds");
-        check("[cluster]\nlease_seconds = 10\nheartbeat_seconds = 6", "cluster.heartbeat_seconds");
+        check(
+            "[cluster]\nlease_seconds = 10\nheartbeat_seconds = 6",
+            "cluster.heartbeat_seconds",
+        );
         check("[cluster]\nheartbeat_seconds = 0", "cluster.heartbeat_seconds");
         check("[cluster]\nclaim_batch = 0", "cluster.claim_batch");
         check("[cluster]\ncert = \"/n.pem\"", "cluster.key");

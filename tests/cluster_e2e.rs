@@ -59,7 +59,12 @@ fn spawn(config: &Path, ip: &str) -> Node {
     while base.is_none() || ca.is_none() {
         let line = lines
             .next()
-            .unwrap_or_else(|| panic!("node on {ip} stopped before serving (see its config {})", config.display()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "node on {ip} stopped before serving (see its config {})",
+                    config.display()
+                )
+            })
             .unwrap();
         if line.contains("API:")
             && let Some(rest) = line.split("https://").nth(1)
@@ -151,7 +156,10 @@ fn count(pg: &TestPg, sql: &str) -> i64 {
 fn wait_final(pg: &TestPg, expect: usize, within: Duration) -> HashMap<String, String> {
     let deadline = Instant::now() + within;
     loop {
-        let open = count(pg, "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')");
+        let open = count(
+            pg,
+            "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')",
+        );
         let all = count(pg, "SELECT count(*) FROM messages");
         if open == 0 && all as usize == expect {
             break;
@@ -181,7 +189,11 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
             .arg(certs.join(node))
             .output()
             .unwrap();
-        assert!(out.status.success(), "issue-cert: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "issue-cert: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let (ca, _) = smsgate::tls::ApplianceCa::load_or_create(&certs.join("tls")).unwrap();
     let pg = TestPg::start_with_ca(ca);
@@ -206,7 +218,10 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let held_by_a: Vec<String> = loop {
         let sent_by = |n: &str| count(&pg, &format!("SELECT count(*) FROM attempts WHERE node = '{n}'"));
-        let held = pg.psql(DB, "SELECT id FROM messages WHERE lease_node = 'a' AND status = 'queued'");
+        let held = pg.psql(
+            DB,
+            "SELECT id FROM messages WHERE lease_node = 'a' AND status = 'queued'",
+        );
         if sent_by("a") > 0 && sent_by("b") > 0 && !held.is_empty() {
             break held.lines().map(str::to_owned).collect();
         }
@@ -229,7 +244,11 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
             ) == 1
         })
         .collect();
-    assert!(!by_b.is_empty(), "node B sent none of the {} messages A held", held_by_a.len());
+    assert!(
+        !by_b.is_empty(),
+        "node B sent none of the {} messages A held",
+        held_by_a.len()
+    );
 
     let air = on_air(&[&bank_a, &bank_b]);
     let mut uncertain = 0;
@@ -245,9 +264,16 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
         }
     }
     assert!(air.values().all(|&n| n == 1), "a message went on air twice");
-    let via = |b: &Bank| (0..MODEMS_PER_NODE).map(|i| b.control().sent_texts(i).unwrap().len()).sum::<usize>();
+    let via = |b: &Bank| {
+        (0..MODEMS_PER_NODE)
+            .map(|i| b.control().sent_texts(i).unwrap().len())
+            .sum::<usize>()
+    };
     let (via_a, via_b) = (via(&bank_a), via(&bank_b));
-    assert!(via_a > 0 && via_b > 0, "both nodes' modems sent ({via_a}/{via_b})");
+    assert!(
+        via_a > 0 && via_b > 0,
+        "both nodes' modems sent ({via_a}/{via_b})"
+    );
 
     // A restarts on its data directory and rejoins: it claims and sends again.
     let node_a = spawn(&config_a, "127.0.0.2");
@@ -259,7 +285,11 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     let statuses = wait_final(&pg, FIRST_BATCH + AFTER_RESTART, Duration::from_secs(120));
     let air = on_air(&[&bank_a, &bank_b]);
     for (id, text) in &more {
-        assert!(matches!(statuses[id].as_str(), "sent" | "delivered"), "{id}: {}", statuses[id]);
+        assert!(
+            matches!(statuses[id].as_str(), "sent" | "delivered"),
+            "{id}: {}",
+            statuses[id]
+        );
         assert_eq!(air.get(text), Some(&1), "{text}");
     }
     assert!(via(&bank_a) > via_a, "the restarted node sends again");
@@ -270,12 +300,29 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
         .args(["status", "--json"])
         .output()
         .unwrap();
-    assert!(status.status.success(), "cluster status: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "cluster status: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
-    let nodes: Vec<&str> = status["nodes"].as_array().unwrap().iter().map(|n| n["node_id"].as_str().unwrap()).collect();
+    let nodes: Vec<&str> = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
     assert_eq!(nodes, vec!["a", "b"]);
-    assert_eq!(status["nodes"][0]["modems"].as_array().unwrap().len(), MODEMS_PER_NODE);
-    let text = smsgate().args(["cluster", "--config"]).arg(&config_b).arg("status").output().unwrap();
+    assert_eq!(
+        status["nodes"][0]["modems"].as_array().unwrap().len(),
+        MODEMS_PER_NODE
+    );
+    let text = smsgate()
+        .args(["cluster", "--config"])
+        .arg(&config_b)
+        .arg("status")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("site-a") && text.contains("lag"), "{text}");
 

@@ -513,6 +513,66 @@ async fn case_inbox(n: &Node) {
     assert!(n.store.inbox_item(Scope::All, stored.id).await.unwrap().is_none());
 }
 
+async fn case_retention_and_erasure(n: &Node) {
+    let alice = account(&n.store, "alice").await;
+    let bob = account(&n.store, "bob").await;
+    let msgs = vec![new_message("+48600000001", 1), new_message("+48600000002", 1)];
+    let (finished, waiting) = (msgs[0].id, msgs[1].id);
+    submit(&n.store, alice, msgs, 1_000).await;
+    let bobs = submit(&n.store, bob, vec![new_message("+48600000003", 1)], 1_000).await;
+    assert_eq!(n.queued(1_000).await.len(), 3);
+    let start = n
+        .store
+        .begin_attempt(finished, MODEM.into(), 1_100)
+        .await
+        .unwrap()
+        .unwrap();
+    n.store
+        .finish_attempt(end(&start, finished, vec![(1, 3)], AttemptOutcome::Sent, 1_200))
+        .await
+        .unwrap();
+    let inbox = NewInbox {
+        id: InboxId::new(),
+        account_id: Some(alice),
+        originator: "+48600000001".into(),
+        text: "old".into(),
+        modem: MODEM.into(),
+        received_at: 1_000,
+        parts: 1,
+        incomplete: false,
+    };
+    n.store.store_inbox(inbox, vec![]).await.unwrap();
+    let purged = n.store.purge_older_than(5_000).await.unwrap();
+    assert_eq!((purged.messages, purged.inbox), (1, 1), "{purged:?}");
+    assert!(n.store.message(Scope::All, finished).await.unwrap().is_none());
+    assert!(
+        n.store.message(Scope::All, waiting).await.unwrap().is_some(),
+        "queued work is never purged"
+    );
+
+    let cancelled = n.store.cancel_queued_of_account(alice, 6_000).await.unwrap();
+    assert_eq!(cancelled, vec![waiting]);
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        assert!(steps < 50, "erasure does not finish");
+        match n.store.erase_account_step(alice, 500, 7_000).await.unwrap() {
+            ErasureStep::Finished { .. } => break,
+            ErasureStep::Deleted { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        n.store.message(Scope::All, waiting).await.unwrap().is_none(),
+        "erased"
+    );
+    assert!(n.store.tombstone(alice).await.unwrap().is_some());
+    assert!(
+        n.store.message(Scope::All, bobs[0].id).await.unwrap().is_some(),
+        "other accounts keep theirs"
+    );
+}
+
 macro_rules! run_cases {
     ($make:expr, $($case:ident),+) => {
         $(
@@ -530,7 +590,8 @@ async fn queue_cases_on_sqlite() {
         case_submit_query_cancel,
         case_send_cycle_reports_and_events,
         case_retry_fail_expire_recover,
-        case_inbox
+        case_inbox,
+        case_retention_and_erasure
     );
 }
 
@@ -547,7 +608,8 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
         case_submit_query_cancel,
         case_send_cycle_reports_and_events,
         case_retry_fail_expire_recover,
-        case_inbox
+        case_inbox,
+        case_retention_and_erasure
     );
     two_nodes_claim_disjoint_sets(&pg).await;
     leases_expire_renew_and_fence(&pg).await;

@@ -269,6 +269,9 @@ impl Store {
         account: AccountId,
         now: i64,
     ) -> StoreResult<Vec<MessageId>> {
+        if let Some(pg) = self.cluster() {
+            return pg.cancel_queued_of_account(account, now).await;
+        }
         self.write(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "UPDATE messages SET status = 'cancelled', next_attempt_at = NULL, updated_at = ?2
@@ -293,6 +296,12 @@ impl Store {
         batch: u32,
         now: i64,
     ) -> StoreResult<ErasureStep> {
+        // A cluster node erases the account's shared rows first, then its own database's.
+        if let Some(pg) = self.cluster()
+            && let Some(step) = pg.erase_account_step(account, batch).await?
+        {
+            return Ok(step);
+        }
         self.write(move |conn| erase_step(conn, account, batch, now))
             .await
     }

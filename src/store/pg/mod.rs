@@ -17,6 +17,7 @@
 //! - Every write is one PostgreSQL transaction, committed before the caller is answered (an accepted
 //!   message is durable in the cluster before 202).
 mod queue;
+mod retention;
 pub mod schema;
 pub mod tls;
 
