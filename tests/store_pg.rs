@@ -573,6 +573,64 @@ async fn case_retention_and_erasure(n: &Node) {
     );
 }
 
+async fn case_kannel_dlr(n: &Node) {
+    let alice = account(&n.store, "alice").await;
+    let dlr = NewKannelDlr {
+        url: "http://127.0.0.1:9/dlr?id=%i&type=%d".into(),
+        mask: 1 | 2,
+        sender: Some("shop".into()),
+    };
+    let created = match n
+        .store
+        .submit_with_dlr(alice, vec![new_message("+48600000001", 1)], Some(dlr), 1_000)
+        .await
+        .unwrap()
+    {
+        Submitted::Created(v) => v,
+        other => panic!("{other:?}"),
+    };
+    let id = created[0].id;
+    assert!(
+        n.store.kannel_dlr_due(2_000, 10).await.unwrap().is_empty(),
+        "nothing happened yet"
+    );
+    assert_eq!(
+        n.queued(1_000).await.len(),
+        1,
+        "a Kannel submission is queued like any other"
+    );
+    let start = n
+        .store
+        .begin_attempt(id, MODEM.into(), 1_100)
+        .await
+        .unwrap()
+        .unwrap();
+    n.store
+        .finish_attempt(end(&start, id, vec![(1, 4)], AttemptOutcome::Sent, 1_200))
+        .await
+        .unwrap();
+    let due = n.store.kannel_dlr_due(2_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].message_id, due[0].status, due[0].mask),
+        (id, MessageStatus::Sent, 3)
+    );
+    n.store.kannel_dlr_failed(id, 0, Some(3_000)).await.unwrap();
+    assert!(
+        n.store.kannel_dlr_due(2_500, 10).await.unwrap().is_empty(),
+        "retry not due yet"
+    );
+    assert_eq!(n.store.kannel_dlr_due(3_000, 10).await.unwrap()[0].attempts, 1);
+    n.store
+        .kannel_dlr_reported(id, 2, MessageStatus::Sent, true)
+        .await
+        .unwrap();
+    assert!(
+        n.store.kannel_dlr_due(9_000, 10).await.unwrap().is_empty(),
+        "finished"
+    );
+}
+
 macro_rules! run_cases {
     ($make:expr, $($case:ident),+) => {
         $(
@@ -591,7 +649,8 @@ async fn queue_cases_on_sqlite() {
         case_send_cycle_reports_and_events,
         case_retry_fail_expire_recover,
         case_inbox,
-        case_retention_and_erasure
+        case_retention_and_erasure,
+        case_kannel_dlr
     );
 }
 
@@ -609,7 +668,8 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
         case_send_cycle_reports_and_events,
         case_retry_fail_expire_recover,
         case_inbox,
-        case_retention_and_erasure
+        case_retention_and_erasure,
+        case_kannel_dlr
     );
     two_nodes_claim_disjoint_sets(&pg).await;
     leases_expire_renew_and_fence(&pg).await;
@@ -624,7 +684,10 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
     let status = shared.status(2_000).await.unwrap();
     assert_eq!(status.nodes.len(), 1);
     assert_eq!((status.unclaimed, status.oldest_queued_ms), (1, 1_000));
-    assert_eq!(status.schema_version, 1);
+    assert_eq!(
+        status.schema_version,
+        smsgate::store::pg::schema::PG_SCHEMA_VERSION as i64
+    );
 }
 
 async fn two_nodes_claim_disjoint_sets(pg: &TestPg) {

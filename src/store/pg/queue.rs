@@ -276,6 +276,110 @@ async fn pair_early_reports(tx: &Transaction<'_>, end: &AttemptEnd, recipient: &
     Ok(())
 }
 
+/// The body of [`PgStore::submit`], callable inside another transaction (the Kannel shim stores its DLR
+/// subscription in the same one).
+pub(super) async fn insert_submission(
+    tx: &Transaction<'_>,
+    account: AccountId,
+    idempotency: Option<IdempotencyKey>,
+    messages: Vec<NewMessage>,
+    now: i64,
+) -> StoreResult<Submitted> {
+    if let Some(k) = &idempotency {
+        let seen = tx
+            .query_opt(
+                "SELECT request_hash, message_ids FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+                &[&account.0, &k.key],
+            )
+            .await?;
+        if let Some(seen) = seen {
+            let hash: String = seen.try_get(0)?;
+            if hash != k.request_hash {
+                return Err(StoreError::Conflict(
+                    "the Idempotency-Key was already used with a different request".into(),
+                ));
+            }
+            let ids: Vec<MessageId> = serde_json::from_str(seen.try_get(1)?)
+                .map_err(|_| StoreError::bad_row("idempotency message ids"))?;
+            return Ok(Submitted::Replayed(ids));
+        }
+    }
+    let insert_msg = tx
+        .prepare(
+            "INSERT INTO messages (id, account_id, recipient, route_group, text, encoding, status, priority,
+                 send_at, valid_until, srr, client_ref, parts, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .await?;
+    let insert_part = tx
+        .prepare(
+            "INSERT INTO message_parts (message_id, seq, pdu, tpdu_len, status)
+             VALUES ($1, $2, $3, $4, 'pending')",
+        )
+        .await?;
+    let mut stored = Vec::with_capacity(messages.len());
+    for m in messages {
+        let id = m.id.to_string();
+        let parts = i32::try_from(m.parts.len()).unwrap_or(i32::MAX);
+        tx.execute(
+            &insert_msg,
+            &[
+                &id,
+                &account.0,
+                &m.recipient,
+                &m.group,
+                &m.text,
+                &m.encoding.as_str(),
+                &m.priority,
+                &m.send_at,
+                &m.valid_until,
+                &m.delivery_report,
+                &m.client_ref,
+                &parts,
+                &now,
+            ],
+        )
+        .await?;
+        for (i, p) in m.parts.iter().enumerate() {
+            let seq = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            let len = i32::try_from(p.tpdu_len).unwrap_or(i32::MAX);
+            tx.execute(&insert_part, &[&id, &seq, &hex::encode(&p.pdu), &len])
+                .await?;
+        }
+        stored.push(Message {
+            id: m.id,
+            account_id: account,
+            recipient: m.recipient,
+            group: m.group,
+            text: m.text,
+            encoding: m.encoding,
+            status: MessageStatus::Queued,
+            priority: m.priority,
+            send_at: m.send_at.map(ms_to_datetime),
+            valid_until: m.valid_until.map(ms_to_datetime),
+            delivery_report: m.delivery_report,
+            client_ref: m.client_ref,
+            parts: m.parts.len() as u32,
+            attempts: 0,
+            modem: None,
+            error: None,
+            created_at: ms_to_datetime(now),
+            updated_at: ms_to_datetime(now),
+        });
+    }
+    if let Some(k) = idempotency {
+        let ids: Vec<MessageId> = stored.iter().map(|m| m.id).collect();
+        let ids = serde_json::to_string(&ids).map_err(|_| StoreError::bad_row("message ids"))?;
+        tx.execute(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, message_ids, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&account.0, &k.key, &k.request_hash, &ids, &now],
+        )
+        .await?;
+    }
+    Ok(Submitted::Created(stored))
+}
+
 fn queued_row(r: &tokio_postgres::Row) -> StoreResult<(QueuedRow, i64)> {
     let row = QueuedRow {
         id: parse("message id", r.try_get::<_, &str>(0)?)?,
@@ -341,100 +445,9 @@ impl PgStore {
     ) -> StoreResult<Submitted> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        if let Some(k) = &idempotency {
-            let seen = tx
-                .query_opt(
-                    "SELECT request_hash, message_ids FROM idempotency_keys WHERE account_id = $1 AND key = $2",
-                    &[&account.0, &k.key],
-                )
-                .await?;
-            if let Some(seen) = seen {
-                let hash: String = seen.try_get(0)?;
-                if hash != k.request_hash {
-                    return Err(StoreError::Conflict(
-                        "the Idempotency-Key was already used with a different request".into(),
-                    ));
-                }
-                let ids: Vec<MessageId> = serde_json::from_str(seen.try_get(1)?)
-                    .map_err(|_| StoreError::bad_row("idempotency message ids"))?;
-                return Ok(Submitted::Replayed(ids));
-            }
-        }
-        let insert_msg = tx
-            .prepare(
-                "INSERT INTO messages (id, account_id, recipient, route_group, text, encoding, status, priority,
-                     send_at, valid_until, srr, client_ref, parts, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $13)",
-            )
-            .await?;
-        let insert_part = tx
-            .prepare(
-                "INSERT INTO message_parts (message_id, seq, pdu, tpdu_len, status)
-                 VALUES ($1, $2, $3, $4, 'pending')",
-            )
-            .await?;
-        let mut stored = Vec::with_capacity(messages.len());
-        for m in messages {
-            let id = m.id.to_string();
-            let parts = i32::try_from(m.parts.len()).unwrap_or(i32::MAX);
-            tx.execute(
-                &insert_msg,
-                &[
-                    &id,
-                    &account.0,
-                    &m.recipient,
-                    &m.group,
-                    &m.text,
-                    &m.encoding.as_str(),
-                    &m.priority,
-                    &m.send_at,
-                    &m.valid_until,
-                    &m.delivery_report,
-                    &m.client_ref,
-                    &parts,
-                    &now,
-                ],
-            )
-            .await?;
-            for (i, p) in m.parts.iter().enumerate() {
-                let seq = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                let len = i32::try_from(p.tpdu_len).unwrap_or(i32::MAX);
-                tx.execute(&insert_part, &[&id, &seq, &hex::encode(&p.pdu), &len])
-                    .await?;
-            }
-            stored.push(Message {
-                id: m.id,
-                account_id: account,
-                recipient: m.recipient,
-                group: m.group,
-                text: m.text,
-                encoding: m.encoding,
-                status: MessageStatus::Queued,
-                priority: m.priority,
-                send_at: m.send_at.map(ms_to_datetime),
-                valid_until: m.valid_until.map(ms_to_datetime),
-                delivery_report: m.delivery_report,
-                client_ref: m.client_ref,
-                parts: m.parts.len() as u32,
-                attempts: 0,
-                modem: None,
-                error: None,
-                created_at: ms_to_datetime(now),
-                updated_at: ms_to_datetime(now),
-            });
-        }
-        if let Some(k) = idempotency {
-            let ids: Vec<MessageId> = stored.iter().map(|m| m.id).collect();
-            let ids = serde_json::to_string(&ids).map_err(|_| StoreError::bad_row("message ids"))?;
-            tx.execute(
-                "INSERT INTO idempotency_keys (account_id, key, request_hash, message_ids, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&account.0, &k.key, &k.request_hash, &ids, &now],
-            )
-            .await?;
-        }
+        let submitted = insert_submission(&tx, account, idempotency, messages, now).await?;
         tx.commit().await?;
-        Ok(Submitted::Created(stored))
+        Ok(submitted)
     }
 
     /// One message, if visible in `scope`.

@@ -156,8 +156,24 @@ CREATE TABLE cluster_nodes (
 );
 "#;
 
+/// Version 2: Kannel `dlr-url` subscriptions (as SQLite's version 2), claimed by one node at a time.
+const V2_KANNEL_DLR: &str = r#"
+CREATE TABLE kannel_dlr (
+    message_id  TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    url         TEXT NOT NULL,
+    mask        INTEGER NOT NULL,
+    sender      TEXT,
+    reported    INTEGER NOT NULL DEFAULT 0,
+    seen_status TEXT NOT NULL DEFAULT 'queued',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     BIGINT NOT NULL DEFAULT 0,
+    claim_node  TEXT,
+    claim_until BIGINT
+);
+"#;
+
 /// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1_QUEUE];
+pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR];
 
 /// Number of the newest schema version.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();
