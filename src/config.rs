@@ -313,8 +313,8 @@ pub struct ClusterSettings {
     /// (`postgresql://db1:5432,db2:5432/smsgate?target_session_attrs=read-write`), and the node then
     /// follows the primary after a failover. TLS is always on with verify-full: `sslmode` is ignored.
     pub postgres_url: String,
-    /// `cluster.ca`: PEM of the CA that issued the PostgreSQL server certificate (usually the appliance
-    /// CA, `<data_dir>/tls/ca.pem`); empty = that file.
+    /// `cluster.ca`: PEM of the CA that issued the PostgreSQL server certificate (the CA of the appliance
+    /// that issues the cluster's certificates); empty = `<data_dir>/cluster/ca.pem`.
     #[serde(deserialize_with = "empty_path_as_none")]
     pub ca: Option<PathBuf>,
     /// `cluster.cert`: this node's client certificate (PEM) for PostgreSQL; empty =
@@ -593,12 +593,14 @@ impl Settings {
         self.backup.keep_days.min(self.retention.days)
     }
 
-    /// CA certificate that verifies the PostgreSQL server (`cluster.ca`, else the appliance CA).
+    /// CA certificate that verifies the PostgreSQL server (`cluster.ca`, else `<data_dir>/cluster/ca.pem`).
+    /// Not the node's own `tls/ca.pem`: every node trusts the one CA that issued the cluster's
+    /// certificates, while each keeps its own CA for its HTTPS listener.
     pub fn cluster_ca(&self) -> PathBuf {
         self.cluster
             .ca
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("tls").join("ca.pem"))
+            .unwrap_or_else(|| self.data_dir.join("cluster").join("ca.pem"))
     }
 
     /// This node's client certificate and key for PostgreSQL (`cluster.cert`/`cluster.key`, else
@@ -784,7 +786,7 @@ mod tests {
         assert!(s.cluster.enabled);
         let (cert, key) = s.cluster_client_cert();
         assert!(cert.ends_with("cluster/node.pem") && key.ends_with("cluster/node.key"));
-        assert!(s.cluster_ca().ends_with("tls/ca.pem"));
+        assert!(s.cluster_ca().ends_with("cluster/ca.pem"));
         let pg: tokio_postgres::Config = s.cluster.postgres_url.parse().unwrap();
         assert_eq!(pg.get_hosts().len(), 2);
         assert_eq!(

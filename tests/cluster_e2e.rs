@@ -26,6 +26,9 @@ const MODEMS_PER_NODE: usize = 2;
 const FIRST_BATCH: usize = 160;
 const AFTER_RESTART: usize = 20;
 const DB: &str = "cluster";
+/// Messages and per-send delay of the throughput comparison (modem-bound, as with real modems).
+const BENCH_MESSAGES: usize = 400;
+const BENCH_SEND_MS: u64 = 250;
 
 struct Node {
     child: Child,
@@ -87,13 +90,25 @@ fn spawn(config: &Path, ip: &str) -> Node {
 
 /// Writes a node's config: its modems (links of its own bank), listener, and the cluster section.
 fn write_config(dir: &Path, name: &str, ip: &str, bank: &Bank, pg: &TestPg, certs: &Path) -> PathBuf {
+    write_config_db(dir, name, ip, bank, pg, certs, DB)
+}
+
+fn write_config_db(
+    dir: &Path,
+    name: &str,
+    ip: &str,
+    bank: &Bank,
+    pg: &TestPg,
+    certs: &Path,
+    db: &str,
+) -> PathBuf {
     let mut config = format!(
         "version = 1\ndata_dir = {data:?}\n[http]\nlisten = [\"{ip}:0\"]\npublic_hostnames = [\"{ip}\"]\n\
          [dispatch]\nsend_timeout_seconds = 30\n\
          [cluster]\nenabled = true\nnode_id = \"{name}\"\nsite = \"site-{name}\"\npostgres_url = {url:?}\n\
          ca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\nlease_seconds = 4\nheartbeat_seconds = 1\nclaim_batch = 4\n",
         data = dir.join(format!("data-{name}")).display().to_string(),
-        url = pg.url(DB),
+        url = pg.url(db),
         ca = certs.join("tls").join("ca.pem").display().to_string(),
         cert = certs.join(format!("{name}.pem")).display().to_string(),
         key = certs.join(format!("{name}.key")).display().to_string(),
@@ -105,7 +120,7 @@ fn write_config(dir: &Path, name: &str, ip: &str, bank: &Bank, pg: &TestPg, cert
             m.link.display().to_string()
         ));
     }
-    let path = dir.join(format!("{name}.toml"));
+    let path = dir.join(format!("{name}-{db}.toml"));
     std::fs::write(&path, config).unwrap();
     path
 }
@@ -125,11 +140,17 @@ async fn post(node: &Node, text: &str) -> String {
 }
 
 async fn bank(dir: &Path, name: &str) -> Bank {
+    // Slow enough that a node always holds claimed work while the test runs.
+    bank_with_delay(dir, name, 60).await
+}
+
+async fn bank_with_delay(dir: &Path, name: &str, ms: u64) -> Bank {
     Bank::start(BankConfig {
         count: MODEMS_PER_NODE,
         dir: dir.join(format!("modems-{name}")),
-        // Slow enough that a node always holds claimed work while the test runs.
-        delay: DelayProfile::Fixed { ms: 60 },
+        delay: DelayProfile::Fixed { ms },
+        // Distinct identities per bank: modems are known cluster-wide by IMEI.
+        seed: u64::from(name.as_bytes()[0]),
         ..BankConfig::default()
     })
     .await
@@ -149,7 +170,11 @@ fn on_air(banks: &[&Bank]) -> HashMap<String, usize> {
 }
 
 fn count(pg: &TestPg, sql: &str) -> i64 {
-    pg.psql(DB, sql).parse().unwrap()
+    count_in(pg, DB, sql)
+}
+
+fn count_in(pg: &TestPg, db: &str, sql: &str) -> i64 {
+    pg.psql(db, sql).parse().unwrap()
 }
 
 /// Waits until every message is in a final state; returns id → status.
@@ -339,4 +364,128 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     drop(node_b);
     bank_a.shutdown().await;
     bank_b.shutdown().await;
+}
+
+/// Sends [`BENCH_MESSAGES`] through `nodes` nodes of [`MODEMS_PER_NODE`] modems each (every send takes
+/// [`BENCH_SEND_MS`] on the simulated network) and returns messages per second from the moment they
+/// all became due to the last send.
+async fn throughput(pg: &TestPg, certs: &Path, nodes: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("bench{nodes}");
+    pg.create_db(&db);
+    let names = ["a", "b"];
+    let ips = ["127.0.0.2", "127.0.0.3"];
+    let mut banks = Vec::new();
+    let mut running = Vec::new();
+    for i in 0..nodes {
+        let bank = bank_with_delay(dir.path(), names[i], BENCH_SEND_MS).await;
+        let config = write_config_db(dir.path(), names[i], ips[i], &bank, pg, certs, &db);
+        running.push(spawn(&config, ips[i]));
+        banks.push(bank);
+    }
+    // Every node's modems are ready before the clock starts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_in(
+        pg,
+        &db,
+        "SELECT count(*) FROM cluster_nodes WHERE modems LIKE '%\"ready\":true%'",
+    ) < nodes as i64
+    {
+        assert!(Instant::now() < deadline, "nodes not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Everything is accepted first and becomes due at one moment, so the number measures sending
+    // (claims, leases, modems), not how fast this loaded test machine can post.
+    let send_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(40);
+    let send_at_ms = (send_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let send_at_text = send_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let mut posts = Vec::new();
+    for i in 0..BENCH_MESSAGES {
+        let node = &running[i % nodes];
+        let (client, base, at) = (node.client.clone(), node.base.clone(), send_at_text.clone());
+        posts.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("https://{base}/api/v1/messages"))
+                .basic_auth("admin", Some(PASSWORD))
+                .json(&serde_json::json!({"to": "+48510000001", "text": format!("bench {i}"), "send_at": at}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+        }));
+        if posts.len() >= 8 {
+            for p in posts.drain(..) {
+                p.await.unwrap();
+            }
+        }
+    }
+    for p in posts {
+        p.await.unwrap();
+    }
+    assert!(
+        time::OffsetDateTime::now_utc() < send_at,
+        "posting took longer than the head start"
+    );
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while count_in(
+        pg,
+        &db,
+        "SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered')",
+    ) < BENCH_MESSAGES as i64
+    {
+        assert!(Instant::now() < deadline, "bench messages not all sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = count_in(pg, &db, "SELECT max(finished_at) FROM attempts");
+    let rate = BENCH_MESSAGES as f64 * 1000.0 / (last - send_at_ms) as f64;
+    eprintln!(
+        "{nodes} node(s): per modem (attempts, mean send ms, mean gap ms between sends): {}",
+        pg.psql(
+            &db,
+            "SELECT string_agg(modem || ' ' || n || ' ' || send || ' ' || gap, ', ') FROM (
+                 SELECT modem, count(*) n, avg(finished_at - started_at)::int send,
+                        avg(started_at - prev)::int gap
+                 FROM (SELECT modem, started_at, finished_at,
+                              lag(finished_at) OVER (PARTITION BY modem ORDER BY started_at) prev
+                       FROM attempts) x GROUP BY modem) y"
+        )
+    );
+    drop(running);
+    for b in banks {
+        b.shutdown().await;
+    }
+    rate
+}
+
+/// The throughput of two nodes against one (BENCHMARKS.md, "Multi-site cluster"); a benchmark, so not
+/// part of the default run: `cargo test --release --test cluster_e2e -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+async fn two_nodes_send_about_twice_as_fast_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("ca-home");
+    for node in ["a", "b"] {
+        let out = smsgate()
+            .args(["cluster", "--data-dir"])
+            .arg(&certs)
+            .args(["issue-cert", node, "--out"])
+            .arg(certs.join(node))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let (ca, _) = smsgate::tls::ApplianceCa::load_or_create(&certs.join("tls")).unwrap();
+    let pg = TestPg::start_with_ca(ca);
+    let one = throughput(&pg, &certs, 1).await;
+    let two = throughput(&pg, &certs, 2).await;
+    let ideal = (MODEMS_PER_NODE as f64) * 1000.0 / BENCH_SEND_MS as f64;
+    eprintln!(
+        "{BENCH_MESSAGES} messages, {MODEMS_PER_NODE} modems per node, {BENCH_SEND_MS} ms per send: \
+         one node {one:.1}/s ({:.0}% of its modems' capacity {ideal:.1}/s), two nodes {two:.1}/s = {:.2}x",
+        100.0 * one / ideal,
+        two / one
+    );
+    assert!(two / one >= 1.8, "two nodes {two:.1}/s vs one {one:.1}/s");
 }

@@ -398,6 +398,9 @@ async fn case_retry_fail_expire_recover(n: &Node) {
         (m.status, m.error.as_deref()),
         (MessageStatus::Queued, Some("network busy"))
     );
+    // Due again: on a cluster the lease was given back, so any node (here this one) claims it anew.
+    let due = n.queued(9_000).await;
+    assert!(due.iter().any(|q| q.id == retried && q.attempts == 1), "{due:?}");
     let again = n
         .store
         .begin_attempt(retried, MODEM.into(), 9_000)
@@ -854,6 +857,24 @@ async fn takeover_of_sending_work(pg: &TestPg) {
     let again = b.queued(31_500).await;
     assert_eq!(again.len(), 3, "m4 and the two c held (their leases ended too)");
     assert!(again.iter().any(|r| r.id == m4.id && r.attempts == 1));
+    // Nobody can send a message for group "nowhere": it expires on any node's heartbeat.
+    let mut stuck = new_message("+48600000008", 1);
+    stuck.group = Some("nowhere".into());
+    stuck.valid_until = Some(40_000);
+    let stuck = submit(&a.store, alice, vec![stuck], 35_000).await.remove(0);
+    assert!(
+        b.pg.as_ref()
+            .unwrap()
+            .expire_unclaimed(39_999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let expired = b.pg.as_ref().unwrap().expire_unclaimed(40_000).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|m| (m.id, m.status)).collect::<Vec<_>>(),
+        vec![(stuck.id, MessageStatus::Expired)]
+    );
     eprintln!("ok: takeover_of_sending_work");
 }
 

@@ -80,7 +80,8 @@ impl Gateway {
         });
     }
 
-    /// Renews leases and the node's row, then settles what dead nodes left `sending`.
+    /// Renews leases and the node's row, settles what dead nodes left `sending` and expires what nobody
+    /// held past its validity.
     async fn cluster_heartbeat(&self, pg: &PgStore) -> crate::store::StoreResult<()> {
         let roster: Vec<_> = self
             .inner
@@ -99,6 +100,14 @@ impl Gateway {
                 uncertain = taken.uncertain.len(),
                 requeued = taken.requeued.len(),
                 "took over messages a lost node left while sending"
+            );
+            self.inner.webhooks_due.notify_one();
+        }
+        let expired = pg.expire_unclaimed(now).await?;
+        if !expired.is_empty() {
+            info!(
+                count = expired.len(),
+                "expired messages no node could send in time"
             );
             self.inner.webhooks_due.notify_one();
         }

@@ -725,6 +725,43 @@ impl PgStore {
         self.settle_sending(None, policy, now).await
     }
 
+    /// Expires queued messages whose validity ended while no node held them (e.g. no node has a modem
+    /// of their group); claimed ones are expired by their holder's dispatcher.
+    pub async fn expire_unclaimed(&self, now: i64) -> StoreResult<Vec<Message>> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let ids = tx
+            .query(
+                "SELECT id FROM messages WHERE status = 'queued' AND valid_until <= $1
+                   AND (lease_node IS NULL OR lease_until < $1)
+                 FOR UPDATE SKIP LOCKED",
+                &[&now],
+            )
+            .await?
+            .iter()
+            .map(|r| parse::<MessageId>("message id", r.try_get::<_, &str>(0)?))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut out = Vec::new();
+        let error = Some("validity period ended before it could be sent");
+        for id in ids {
+            if let Some(m) = transition(
+                &tx,
+                id,
+                &[MessageStatus::Queued],
+                MessageStatus::Expired,
+                error,
+                now,
+            )
+            .await?
+            {
+                emit_status(&tx, &m, now).await?;
+                out.push(m);
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn settle_sending(
         &self,
         node: Option<&str>,
@@ -942,8 +979,11 @@ impl PgStore {
                 next_attempt_at,
                 error,
             } => {
+                // The lease is given up: when the retry is due, any node may claim it, so a temporary
+                // failure at this site (operator outage, all modems failing) fails over to another.
                 tx.execute(
-                    "UPDATE messages SET next_attempt_at = $2 WHERE id = $1",
+                    "UPDATE messages SET next_attempt_at = $2, lease_node = NULL, lease_until = NULL
+                     WHERE id = $1",
                     &[&key, next_attempt_at],
                 )
                 .await?;
@@ -989,9 +1029,8 @@ impl PgStore {
             }
         }
         tx.commit().await?;
-        if result.as_ref().is_none_or(|m| is_final(m.status)) {
-            self.claims().remove(&end.message_id);
-        }
+        // Final or given back for a retry: either way no longer this node's.
+        self.claims().remove(&end.message_id);
         Ok(result)
     }
 
