@@ -319,6 +319,55 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     }
     assert!(via(&bank_a) > via_a, "the restarted node sends again");
 
+    // Accounts are shared: one created through node A's CLI (while A runs) works on node B at once,
+    // and its messages are visible through either node, to it only.
+    let out = smsgate()
+        .args(["account", "--config"])
+        .arg(&config_a)
+        .args(["create", "shop"])
+        .env("SMSGATE_ACCOUNT_PASSWORD", "retail long cluster passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "account create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = node_b
+        .client
+        .post(format!("https://{}/api/v1/messages", node_b.base))
+        .basic_auth("shop", Some("retail long cluster passphrase"))
+        .json(&serde_json::json!({"to": "+48510000002", "text": "from the shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = node_a
+        .client
+        .get(format!("https://{}/api/v1/messages/{id}", node_a.base))
+        .basic_auth("shop", Some("retail long cluster passphrase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200, "the shop's message through the other node");
+    let denied = node_a
+        .client
+        .get(format!(
+            "https://{}/api/v1/messages/{}",
+            node_a.base,
+            more.keys().next().unwrap()
+        ))
+        .basic_auth("shop", Some("retail long cluster passphrase"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 404, "the admin's message is not the shop's");
+    wait_final(&pg, FIRST_BATCH + AFTER_RESTART + 1, Duration::from_secs(60));
+
     let status = smsgate()
         .args(["cluster", "--config"])
         .arg(&config_b)

@@ -634,6 +634,129 @@ async fn case_kannel_dlr(n: &Node) {
     );
 }
 
+async fn case_accounts_tokens_stages(n: &Node) {
+    let s = &n.store;
+    let alice = account(s, "alice").await;
+    let dup = s
+        .create_account(NewAccount {
+            login: "alice".into(),
+            password_hash: "x".into(),
+            role: Role::Admin,
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let bob = account(s, "bob").await;
+    assert_eq!(s.account_by_login("alice").await.unwrap().unwrap().id, alice);
+    assert!(
+        s.account_by_login("ALICE").await.unwrap().is_none(),
+        "logins are case-sensitive"
+    );
+    assert_eq!(s.account(bob).await.unwrap().unwrap().login, "bob");
+    assert_eq!(s.accounts().await.unwrap().len(), 2);
+    assert_eq!(s.account_count().await.unwrap(), 2);
+    assert!(s.set_password_hash(alice, "new".into()).await.unwrap());
+    assert_eq!(s.account(alice).await.unwrap().unwrap().password_hash, "new");
+    assert!(!s.set_password_hash(AccountId(999), "new".into()).await.unwrap());
+
+    let token = s
+        .create_token(NewToken {
+            account_id: alice,
+            token_hash: "th1".into(),
+            name: "ci".into(),
+            scopes: "send".into(),
+            expires_at: Some(9_000),
+        })
+        .await
+        .unwrap();
+    let again = s
+        .create_token(NewToken {
+            account_id: bob,
+            token_hash: "th1".into(),
+            name: "x".into(),
+            scopes: String::new(),
+            expires_at: None,
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+    let (found, owner) = s.token_by_hash("th1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.id, owner.id, found.scopes.as_str()),
+        (token.id, alice, "send")
+    );
+    assert!(!s.revoke_token(bob, token.id).await.unwrap(), "not bob's token");
+    assert!(s.revoke_token(alice, token.id).await.unwrap());
+    assert!(s.tokens(alice).await.unwrap()[0].revoked);
+
+    assert_eq!(s.stage_settings(alice).await.unwrap(), StageSettings::default());
+    assert!(s.set_cert_required(alice, true).await.unwrap());
+    assert!(
+        s.set_ip_pool(alice, vec!["10.0.0.0/8".into(), "2001:db8::/32".into()])
+            .await
+            .unwrap()
+    );
+    assert!(!s.set_ip_pool(AccountId(999), vec![]).await.unwrap());
+    let cert = s
+        .add_account_cert(NewAccountCert {
+            account_id: alice,
+            kind: CertKind::Pinned,
+            fingerprint: "ab".into(),
+            der: vec![1, 2, 3],
+            subject: "CN=shop".into(),
+            not_after: 99_000,
+        })
+        .await
+        .unwrap();
+    let twice = s
+        .add_account_cert(NewAccountCert {
+            account_id: alice,
+            kind: CertKind::Pinned,
+            fingerprint: "ab".into(),
+            der: vec![1, 2, 3],
+            subject: "CN=shop".into(),
+            not_after: 99_000,
+        })
+        .await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))));
+    let st = s.stage_settings(alice).await.unwrap();
+    assert!(st.cert_required);
+    assert_eq!(st.ip_pool, vec!["10.0.0.0/8", "2001:db8::/32"]);
+    assert_eq!((st.certs.len(), st.certs[0].der.clone()), (1, vec![1, 2, 3]));
+    assert!(s.revoke_account_cert(alice, cert.id).await.unwrap());
+    assert!(s.account_certs(alice).await.unwrap()[0].revoked_at.is_some());
+    assert!(!s.revoke_account_cert(bob, cert.id).await.unwrap());
+    assert!(s.set_account_disabled(bob, true).await.unwrap());
+    let pools = s.all_ip_pools().await.unwrap();
+    assert_eq!(pools.len(), 1, "a disabled account's pool does not admit anyone");
+
+    let req = s
+        .request_deletion(NewDeletionRequest {
+            account_id: bob,
+            requested_by: Some("admin".into()),
+            source_ip: None,
+            requested_at: 1_000,
+            execute_after: 5_000,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(req.account_id, bob);
+    assert_eq!(s.next_deletion_due().await.unwrap(), Some(5_000));
+    assert!(s.due_deletions(4_999).await.unwrap().is_empty());
+    assert_eq!(s.due_deletions(5_000).await.unwrap().len(), 1);
+    assert!(s.cancel_deletion(bob).await.unwrap());
+    assert!(s.deletion_request(bob).await.unwrap().is_none());
+    loop {
+        match s.erase_account_step(bob, 500, 6_000).await.unwrap() {
+            ErasureStep::Finished { .. } => break,
+            ErasureStep::Deleted { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(s.account(bob).await.unwrap().is_none());
+    let carol = account(s, "carol").await;
+    assert!(carol.0 > bob.0, "an erased account's id is never reused");
+}
+
 macro_rules! run_cases {
     ($make:expr, $($case:ident),+) => {
         $(
@@ -653,7 +776,8 @@ async fn queue_cases_on_sqlite() {
         case_retry_fail_expire_recover,
         case_inbox,
         case_retention_and_erasure,
-        case_kannel_dlr
+        case_kannel_dlr,
+        case_accounts_tokens_stages
     );
 }
 
@@ -672,7 +796,8 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
         case_retry_fail_expire_recover,
         case_inbox,
         case_retention_and_erasure,
-        case_kannel_dlr
+        case_kannel_dlr,
+        case_accounts_tokens_stages
     );
     two_nodes_claim_disjoint_sets(&pg).await;
     leases_expire_renew_and_fence(&pg).await;
@@ -698,6 +823,8 @@ async fn two_nodes_claim_disjoint_sets(pg: &TestPg) {
     let a = pg_node(pg, &db, "a", 60_000).await;
     let b = pg_node(pg, &db, "b", 60_000).await;
     let alice = account(&a.store, "alice").await;
+    let seen = b.store.account_by_login("alice").await.unwrap().unwrap();
+    assert_eq!(seen.id, alice, "accounts are shared by the nodes");
     let msgs: Vec<NewMessage> = (0..60)
         .map(|i| new_message(&format!("+4860000{i:04}"), 1))
         .collect();

@@ -31,10 +31,12 @@ pub(crate) struct ClusterRuntime {
 
 impl Gateway {
     /// Connects the shared store when `[cluster] enabled`; called by [`Gateway::open`] before anything
-    /// touches the queue.
+    /// touches the queue. `as_node`: this process is the node (not an administration command), so it
+    /// registers in `cluster_nodes`.
     pub(crate) async fn connect_cluster(
         settings: &crate::config::Settings,
         store: &crate::store::Store,
+        as_node: bool,
     ) -> super::AppResult<()> {
         if !settings.cluster.enabled {
             return Ok(());
@@ -42,8 +44,10 @@ impl Gateway {
         let pg = PgStore::connect(settings).await.map_err(|e| {
             super::AppError::Unavailable(format!("cannot connect to the cluster database: {e}"))
         })?;
-        pg.register(crate::store::now_ms()).await?;
-        info!(node = %settings.cluster.node_id, site = %settings.cluster.site, "joined the cluster");
+        if as_node {
+            pg.register(crate::store::now_ms()).await?;
+            info!(node = %settings.cluster.node_id, site = %settings.cluster.site, "joined the cluster");
+        }
         store.attach_cluster(Arc::new(pg));
         Ok(())
     }

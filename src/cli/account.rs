@@ -150,13 +150,10 @@ fn password_for(login: &str) -> anyhow::Result<(String, bool)> {
     }
 }
 
-async fn run_async(mut settings: smsgate::config::Settings, action: ManageAction) -> anyhow::Result<()> {
-    // Accounts live in each node's own database (see README "Multi-site cluster"): managing them does
-    // not join the cluster, so it cannot disturb the running node's leases.
-    settings.cluster.enabled = false;
+async fn run_async(settings: smsgate::config::Settings, action: ManageAction) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let (gateway, _handles) = Gateway::open(settings).await?;
+    let (gateway, _handles) = Gateway::open_for_admin(settings).await?;
     let result = act(&gateway, action).await;
     gateway.shutdown().await;
     result

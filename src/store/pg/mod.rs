@@ -16,6 +16,7 @@
 //!   `dispatch.uncertain_policy = "resend"`), as after a crash of a single appliance.
 //! - Every write is one PostgreSQL transaction, committed before the caller is answered (an accepted
 //!   message is durable in the cluster before 202).
+mod accounts;
 mod kannel;
 mod queue;
 mod retention;

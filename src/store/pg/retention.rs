@@ -96,20 +96,20 @@ impl PgStore {
             .collect()
     }
 
-    /// One erasure step on the shared tables: a batch of the account's rows, or the number of its
-    /// messages still being sent. `None` once nothing of the account is left here (the node's own
-    /// database is next).
+    /// One erasure step: a batch of the account's rows, the number of its messages still being sent,
+    /// or, when nothing else is left, the account row itself with the tombstone.
     pub async fn erase_account_step(
         &self,
         account: AccountId,
         batch: u32,
-    ) -> StoreResult<Option<ErasureStep>> {
+        now: i64,
+    ) -> StoreResult<ErasureStep> {
         let client = self.pool.get().await?;
         let batch = i64::from(batch.max(1));
         for (table, sql) in ERASE_STEPS {
             let count = client.execute(sql, &[&account.0, &batch]).await?;
             if count > 0 {
-                return Ok(Some(ErasureStep::Deleted { table, count }));
+                return Ok(ErasureStep::Deleted { table, count });
             }
         }
         let sending: i64 = client
@@ -119,6 +119,10 @@ impl PgStore {
             )
             .await?
             .try_get(0)?;
-        Ok((sending > 0).then(|| ErasureStep::WaitingForSends(u64::try_from(sending).unwrap_or(0))))
+        if sending > 0 {
+            return Ok(ErasureStep::WaitingForSends(u64::try_from(sending).unwrap_or(0)));
+        }
+        drop(client);
+        self.finish_erasure(account, now).await
     }
 }

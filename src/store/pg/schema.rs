@@ -172,8 +172,67 @@ CREATE TABLE kannel_dlr (
 );
 "#;
 
+/// Version 3: accounts shared by all nodes (as SQLite's versions 1, 4 and 5): logins, password hashes,
+/// API tokens, authentication stages, deletion requests and tombstones. Ids come from a sequence, so an
+/// id is never reused, also not after an erasure.
+const V3_ACCOUNTS: &str = r#"
+CREATE SEQUENCE account_ids;
+CREATE TABLE accounts (
+    id            BIGINT PRIMARY KEY DEFAULT nextval('account_ids'),
+    login         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'client')),
+    disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at    BIGINT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    token_hash  TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    scopes      TEXT NOT NULL DEFAULT '',
+    expires_at  BIGINT,
+    revoked     BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX api_tokens_account ON api_tokens(account_id);
+
+CREATE TABLE account_stages (
+    account_id    BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    cert_required BOOLEAN NOT NULL DEFAULT FALSE,
+    ip_pool       TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE account_certs (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('issued', 'pinned', 'ca')),
+    fingerprint TEXT NOT NULL,
+    der         BYTEA NOT NULL,
+    subject     TEXT NOT NULL,
+    not_after   BIGINT NOT NULL,
+    revoked_at  BIGINT,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (account_id, fingerprint)
+);
+
+CREATE TABLE deletion_requests (
+    account_id    BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    requested_at  BIGINT NOT NULL,
+    requested_by  TEXT,
+    source_ip     TEXT,
+    execute_after BIGINT NOT NULL
+);
+
+CREATE TABLE account_tombstones (
+    account_id BIGINT PRIMARY KEY,
+    deleted_at BIGINT NOT NULL
+);
+"#;
+
 /// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR];
+pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR, V3_ACCOUNTS];
 
 /// Number of the newest schema version.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();
