@@ -757,6 +757,57 @@ async fn case_accounts_tokens_stages(n: &Node) {
     assert!(carol.0 > bob.0, "an erased account's id is never reused");
 }
 
+async fn case_modem_events_reach_operators(n: &Node) {
+    let s = &n.store;
+    let admin = s
+        .create_account(NewAccount {
+            login: "root".into(),
+            password_hash: "h".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap()
+        .id;
+    let client = account(s, "c").await;
+    for account_id in [admin, client] {
+        s.create_webhook(NewWebhook {
+            account_id,
+            url: "https://example.test/h".into(),
+            secret: "s".repeat(16),
+            events: vec![EventType::ModemUp, EventType::ModemDown],
+        })
+        .await
+        .unwrap();
+    }
+    let update = |up| ModemUpdate {
+        id: "351234".into(),
+        name: Some("m1".into()),
+        port: Some("/dev/ttyUSB0".into()),
+        group: Some("default".into()),
+        up,
+        state: serde_json::json!({"phase": if up { "ready" } else { "failed" }}),
+    };
+    assert_eq!(s.upsert_modem(update(false), 1).await.unwrap(), None);
+    assert_eq!(
+        s.upsert_modem(update(true), 2).await.unwrap(),
+        Some(EventType::ModemUp)
+    );
+    assert_eq!(
+        s.upsert_modem(update(false), 3).await.unwrap(),
+        Some(EventType::ModemDown)
+    );
+    let due = s.due_webhooks(i64::MAX / 2, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(
+        due.iter().all(|d| d.account_id == admin),
+        "clients get no modem events"
+    );
+    assert!(
+        !s.modem("m1").await.unwrap().unwrap().up,
+        "the modem row is the node's own"
+    );
+}
+
 macro_rules! run_cases {
     ($make:expr, $($case:ident),+) => {
         $(
@@ -777,7 +828,8 @@ async fn queue_cases_on_sqlite() {
         case_inbox,
         case_retention_and_erasure,
         case_kannel_dlr,
-        case_accounts_tokens_stages
+        case_accounts_tokens_stages,
+        case_modem_events_reach_operators
     );
 }
 
@@ -797,7 +849,8 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
         case_inbox,
         case_retention_and_erasure,
         case_kannel_dlr,
-        case_accounts_tokens_stages
+        case_accounts_tokens_stages,
+        case_modem_events_reach_operators
     );
     two_nodes_claim_disjoint_sets(&pg).await;
     leases_expire_renew_and_fence(&pg).await;
@@ -809,6 +862,7 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
     shared.register(1_000).await.unwrap();
     let alice = account(&a.store, "alice").await;
     submit(&a.store, alice, vec![new_message("+48600000001", 1)], 1_000).await;
+    a.store.flush().await.unwrap();
     let status = shared.status(2_000).await.unwrap();
     assert_eq!(status.nodes.len(), 1);
     assert_eq!((status.unclaimed, status.oldest_queued_ms), (1, 1_000));

@@ -318,9 +318,14 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Returns once every write sent before this call is committed.
+    /// Returns once every write sent before this call is committed; on a cluster node also checks that
+    /// the shared database answers and accepts writes (so `/readyz` reports a lost primary).
     pub async fn flush(&self) -> StoreResult<()> {
-        self.write(|_| Ok(())).await
+        self.write(|_| Ok(())).await?;
+        if let Some(pg) = self.cluster() {
+            pg.check_writable().await?;
+        }
+        Ok(())
     }
 
     /// Commits what is queued, stops the writer thread and waits for it. Later writes fail with

@@ -134,6 +134,22 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Fails unless the database answers on a connection that accepts writes (a primary, not a
+    /// standby still in recovery).
+    pub async fn check_writable(&self) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        let standby: bool = client
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await?
+            .try_get(0)?;
+        if standby {
+            return Err(StoreError::Postgres(
+                "connected to a standby: no primary reachable".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// This node's identity.
     pub fn node(&self) -> &NodeIdentity {
         &self.node

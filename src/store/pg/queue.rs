@@ -92,14 +92,27 @@ async fn emit(
 ) -> StoreResult<usize> {
     let hooks = tx
         .query(
-            "SELECT id, events FROM webhooks WHERE account_id = $1",
+            "SELECT id, events, account_id FROM webhooks WHERE account_id = $1",
             &[&account.0],
         )
         .await?;
+    write_outbox(tx, hooks, event, data, now).await
+}
+
+/// Writes `event` for every subscribed webhook among `hooks` (rows of id, events, account id), all
+/// deliveries sharing one event id.
+async fn write_outbox(
+    tx: &Transaction<'_>,
+    hooks: Vec<tokio_postgres::Row>,
+    event: EventType,
+    data: serde_json::Value,
+    now: i64,
+) -> StoreResult<usize> {
     let mut written = 0;
     let mut event_id: Option<(EventId, String)> = None;
     for h in hooks {
         let webhook: i64 = h.try_get(0)?;
+        let account: i64 = h.try_get(2)?;
         if !events_from_text(h.try_get(1)?).contains(&event) {
             continue;
         }
@@ -117,7 +130,7 @@ async fn emit(
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
             &[
                 &id.to_string(),
-                &account.0,
+                &account,
                 &webhook,
                 &event.as_str(),
                 &&**payload,
@@ -435,6 +448,28 @@ pub struct ClusterStatus {
 }
 
 impl PgStore {
+    /// Writes an operators' event (`modem:up`, `modem:down`) for the webhooks of every enabled admin and
+    /// technician account.
+    pub async fn emit_to_operators(
+        &self,
+        event: EventType,
+        data: serde_json::Value,
+        now: i64,
+    ) -> StoreResult<usize> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let hooks = tx
+            .query(
+                "SELECT w.id, w.events, w.account_id FROM webhooks w JOIN accounts a ON a.id = w.account_id
+                 WHERE a.role IN ('admin', 'technician') AND NOT a.disabled",
+                &[],
+            )
+            .await?;
+        let written = write_outbox(&tx, hooks, event, data, now).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     /// Stores accepted messages with their parts and the idempotency key, in one transaction.
     pub async fn submit(
         &self,
