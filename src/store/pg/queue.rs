@@ -711,11 +711,17 @@ impl PgStore {
             ],
         )
         .await?;
+        // Only what this process still works on is renewed: a message whose record failed (database
+        // error mid-send) is forgotten by `finish_attempt`, so its lease lapses and another node settles
+        // it (as `uncertain`) instead of it staying `sending` under a lease renewed forever.
+        let snapshot: Vec<(MessageId, i64)> = self.claims().iter().map(|(id, e)| (*id, *e)).collect();
+        let ids: Vec<String> = snapshot.iter().map(|(id, _)| id.to_string()).collect();
         let held = tx
             .query(
                 "UPDATE messages SET lease_until = $2
-                 WHERE lease_node = $1 AND status IN ('queued', 'sending') RETURNING id, lease_epoch",
-                &[&self.node.node_id, &until],
+                 WHERE lease_node = $1 AND status IN ('queued', 'sending') AND id = ANY($3)
+                 RETURNING id, lease_epoch",
+                &[&self.node.node_id, &until, &ids],
             )
             .await?;
         tx.commit().await?;
@@ -723,7 +729,10 @@ impl PgStore {
         for r in &held {
             live.insert(parse("message id", r.try_get::<_, &str>(0)?)?, r.try_get(1)?);
         }
-        self.claims().retain(|id, epoch| live.get(id) == Some(epoch));
+        // Claims made while this heartbeat ran are not in the snapshot and stay.
+        let checked: std::collections::HashSet<MessageId> = snapshot.iter().map(|(id, _)| *id).collect();
+        self.claims()
+            .retain(|id, epoch| !checked.contains(id) || live.get(id) == Some(epoch));
         Ok(held.len() as u64)
     }
 
@@ -956,6 +965,17 @@ impl PgStore {
     /// out through this node's modem); the message's status only under the epoch this node claimed it
     /// with: a node whose lease was taken over meanwhile changes nothing else (fencing).
     pub async fn finish_attempt(&self, end: AttemptEnd) -> StoreResult<Option<Message>> {
+        let id = end.message_id;
+        let result = self.record_attempt(end).await;
+        if result.is_err() {
+            // Not recorded: the message stays `sending`. Giving up the claim lets its lease end, and the
+            // takeover makes it `uncertain` (never resent silently).
+            self.claims().remove(&id);
+        }
+        result
+    }
+
+    async fn record_attempt(&self, end: AttemptEnd) -> StoreResult<Option<Message>> {
         let epoch = self.epoch_of(end.message_id);
         let key = end.message_id.to_string();
         let now = end.now;
