@@ -65,6 +65,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// Encrypted backups of the database.
     pub backup: BackupSettings,
+    /// Multi-site cluster on a shared PostgreSQL queue (off by default: one appliance on SQLite).
+    pub cluster: ClusterSettings,
 }
 
 /// `[http]`: where the HTTPS API listens.
@@ -296,6 +298,126 @@ pub struct BackupSettings {
     pub keep_days: u32,
 }
 
+/// `[cluster]`: several appliances (nodes) share one queue in PostgreSQL; each node sends through its own
+/// modems and claims work with leases, so another node takes over when one dies.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// `cluster.enabled`: use the shared PostgreSQL queue (default false: SQLite only).
+    pub enabled: bool,
+    /// `cluster.node_id`: this node's name, unique in the cluster (letters, digits, `-`, `_`, `.`).
+    pub node_id: String,
+    /// `cluster.site`: where the node stands (server room, city); shown by `smsgate cluster status`.
+    pub site: String,
+    /// `cluster.postgres_url`: libpq-style URL or key=value string; several hosts are allowed
+    /// (`postgresql://db1:5432,db2:5432/smsgate?target_session_attrs=read-write`), and the node then
+    /// follows the primary after a failover. TLS is always on with verify-full: `sslmode` is ignored.
+    pub postgres_url: String,
+    /// `cluster.ca`: PEM of the CA that issued the PostgreSQL server certificate (the CA of the appliance
+    /// that issues the cluster's certificates); empty = `<data_dir>/cluster/ca.pem`.
+    #[serde(deserialize_with = "empty_path_as_none")]
+    pub ca: Option<PathBuf>,
+    /// `cluster.cert`: this node's client certificate (PEM) for PostgreSQL; empty =
+    /// `<data_dir>/cluster/node.pem` (issued by `smsgate cluster issue-cert`).
+    #[serde(deserialize_with = "empty_path_as_none")]
+    pub cert: Option<PathBuf>,
+    /// `cluster.key`: the client certificate's private key (PEM); empty = `<data_dir>/cluster/node.key`.
+    #[serde(deserialize_with = "empty_path_as_none")]
+    pub key: Option<PathBuf>,
+    /// `cluster.lease_seconds`: a node's claim on a message lasts this long without a heartbeat; after it,
+    /// another node takes the message over (default 30).
+    pub lease_seconds: u64,
+    /// `cluster.heartbeat_seconds`: how often a node renews its leases and looks for new work
+    /// (default 5); must be well below `lease_seconds`.
+    pub heartbeat_seconds: u64,
+    /// `cluster.claim_batch`: most messages a node holds claimed per modem it has ready (default 8).
+    pub claim_batch: u32,
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print it.
+        f.debug_struct("ClusterSettings")
+            .field("enabled", &self.enabled)
+            .field("node_id", &self.node_id)
+            .field("site", &self.site)
+            .field("lease_seconds", &self.lease_seconds)
+            .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            enabled: false,
+            node_id: String::new(),
+            site: String::new(),
+            postgres_url: String::new(),
+            ca: None,
+            cert: None,
+            key: None,
+            lease_seconds: 30,
+            heartbeat_seconds: 5,
+            claim_batch: 8,
+        }
+    }
+}
+
+/// Longest node id: it is stored with every lease and shown in status tables.
+pub const MAX_NODE_ID: usize = 64;
+
+impl ClusterSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.lease_seconds < 2 {
+            return Err(invalid("cluster.lease_seconds", "must be at least 2"));
+        }
+        if self.heartbeat_seconds == 0 {
+            return Err(invalid("cluster.heartbeat_seconds", "must be at least 1"));
+        }
+        // A heartbeat that comes later than half the lease risks losing the lease to one delay.
+        if self.heartbeat_seconds * 2 > self.lease_seconds {
+            return Err(invalid(
+                "cluster.heartbeat_seconds",
+                "must be at most half of cluster.lease_seconds",
+            ));
+        }
+        if self.claim_batch == 0 {
+            return Err(invalid("cluster.claim_batch", "must be at least 1"));
+        }
+        if !self.enabled {
+            return Ok(());
+        }
+        let id_ok = !self.node_id.is_empty()
+            && self.node_id.len() <= MAX_NODE_ID
+            && self
+                .node_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !id_ok {
+            return Err(invalid(
+                "cluster.node_id",
+                format!(
+                    "needs 1 to {MAX_NODE_ID} letters, digits, '-', '_' or '.' when the cluster is enabled"
+                ),
+            ));
+        }
+        if self.postgres_url.trim().is_empty() {
+            return Err(invalid(
+                "cluster.postgres_url",
+                "must be set when the cluster is enabled",
+            ));
+        }
+        if let Err(e) = self.postgres_url.parse::<tokio_postgres::Config>() {
+            return Err(invalid(
+                "cluster.postgres_url",
+                format!("not a PostgreSQL connection string: {e}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_group() -> String {
     "default".to_owned()
 }
@@ -325,6 +447,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             retention: RetentionSettings::default(),
             backup: BackupSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -470,6 +593,26 @@ impl Settings {
         self.backup.keep_days.min(self.retention.days)
     }
 
+    /// CA certificate that verifies the PostgreSQL server (`cluster.ca`, else `<data_dir>/cluster/ca.pem`).
+    /// Not the node's own `tls/ca.pem`: every node trusts the one CA that issued the cluster's
+    /// certificates, while each keeps its own CA for its HTTPS listener.
+    pub fn cluster_ca(&self) -> PathBuf {
+        self.cluster
+            .ca
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cluster").join("ca.pem"))
+    }
+
+    /// This node's client certificate and key for PostgreSQL (`cluster.cert`/`cluster.key`, else
+    /// `<data_dir>/cluster/node.pem` and `node.key`).
+    pub fn cluster_client_cert(&self) -> (PathBuf, PathBuf) {
+        let dir = self.data_dir.join("cluster");
+        (
+            self.cluster.cert.clone().unwrap_or_else(|| dir.join("node.pem")),
+            self.cluster.key.clone().unwrap_or_else(|| dir.join("node.key")),
+        )
+    }
+
     /// Path of the SQLite database inside the data directory.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("smsgate.db")
@@ -609,7 +752,13 @@ impl Settings {
                 ));
             }
         }
-        Ok(())
+        if self.cluster.cert.is_some() != self.cluster.key.is_some() {
+            return Err(invalid(
+                "cluster.key",
+                "cluster.cert and cluster.key must be given together",
+            ));
+        }
+        self.cluster.validate()
     }
 }
 
@@ -624,6 +773,28 @@ mod tests {
         assert_eq!(s.dispatch.max_parts, 10);
         assert_eq!(s.retention.days, 730);
         assert_eq!(s.http.listen[0].port(), 8443);
+    }
+
+    #[test]
+    fn cluster_section_accepts_a_multi_host_url() {
+        let s = Settings::from_toml(
+            "[cluster]\nenabled = true\nnode_id = \"waw-1\"\nsite = \"Warsaw\"\n\
+             postgres_url = \"postgresql://smsgate@db1:5432,db2:5432/smsgate?target_session_attrs=read-write\"\n\
+             lease_seconds = 20\nheartbeat_seconds = 4",
+        )
+        .unwrap();
+        assert!(s.cluster.enabled);
+        let (cert, key) = s.cluster_client_cert();
+        assert!(cert.ends_with("cluster/node.pem") && key.ends_with("cluster/node.key"));
+        assert!(s.cluster_ca().ends_with("cluster/ca.pem"));
+        let pg: tokio_postgres::Config = s.cluster.postgres_url.parse().unwrap();
+        assert_eq!(pg.get_hosts().len(), 2);
+        assert_eq!(
+            pg.get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        // The URL may carry a password: Debug never shows it.
+        assert!(!format!("{:?}", s.cluster).contains("db1"));
     }
 
     /// The shipped, commented config file states the defaults exactly.
@@ -730,6 +901,31 @@ mod tests {
             "modem[1].name",
         );
         check("[retention]\ndays = 0", "retention.days");
+        check(
+            "[cluster]\nenabled = true\npostgres_url = \"host=db\"",
+            "cluster.node_id",
+        );
+        check(
+            "[cluster]\nenabled = true\nnode_id = \"a b\"\npostgres_url = \"host=db\"",
+            "cluster.node_id",
+        );
+        check(
+            "[cluster]\nenabled = true\nnode_id = \"a\"",
+            "cluster.postgres_url",
+        );
+        check(
+            "[cluster]\nenabled = true\nnode_id = \"a\"\npostgres_url = \"postgresql://db:notaport/x\"",
+            "cluster.postgres_url",
+        );
+        check("[cluster]\nlease_seconds = 1", "cluster.lease_seconds");
+        check(
+            "[cluster]\nlease_seconds = 10\nheartbeat_seconds = 6",
+            "cluster.heartbeat_seconds",
+        );
+        check("[cluster]\nheartbeat_seconds = 0", "cluster.heartbeat_seconds");
+        check("[cluster]\nclaim_batch = 0", "cluster.claim_batch");
+        check("[cluster]\ncert = \"/n.pem\"", "cluster.key");
+        check("[cluster]\nnode = \"a\"", "node");
         check("[backup]\nkeep_days = 0", "backup.keep_days");
         check("[backup]\nrecipients = [\"ssh-rsa x\"]", "backup.recipients[0]");
         check("[sim]\nprofile = \"nokia3310\"", "sim.profile");

@@ -10,6 +10,7 @@ pub mod at;
 pub mod auth;
 pub mod bench;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod http;

@@ -12,6 +12,8 @@ missing=()
 APT_PACKAGES+=(python3-gammu)
 # The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
 APT_PACKAGES+=(chromium)
+# The cluster tests (tests/store_pg.rs, tests/cluster_e2e.rs) start a real PostgreSQL server in a temp dir.
+APT_PACKAGES+=(postgresql)
 # Node.js and npm drive the panel's browser test. Machines that already have them from another source
 # (e.g. a nodesource build, which bundles npm) must not get Debian's npm on top: it conflicts.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -389,6 +389,9 @@ impl Gateway {
             Err(e) => warn!(modem = %state.id, error = %e, "cannot record modem state"),
         }
         self.inner.dispatcher.set_ready(&state.id, up);
+        if up {
+            self.nudge_cluster();
+        }
         Inbound::State
     }
 }

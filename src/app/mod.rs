@@ -7,6 +7,7 @@
 //! [`AppError`]s, which the HTTP layer maps to problem+json.
 pub mod backup;
 pub mod bulk;
+mod cluster;
 mod deletion;
 mod events;
 pub mod numbers;
@@ -155,6 +156,8 @@ struct Inner {
     modems: start::ModemRuntime,
     /// Accounts erased since start.
     erased: deletion::ErasedAccounts,
+    /// The claimer of a cluster node (idle when not in a cluster).
+    cluster: cluster::ClusterRuntime,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

@@ -88,8 +88,23 @@ impl Gateway {
         Self::open_with_clock(settings, Clock::System).await
     }
 
+    /// [`Gateway::open`] for administration commands next to a running service (`smsgate account`): on a
+    /// cluster node it neither recovers the node's interrupted sends nor claims work, so it cannot
+    /// disturb the running node's leases. A single appliance opens as with [`Gateway::open`].
+    pub async fn open_for_admin(settings: Settings) -> AppResult<(Gateway, GatewayHandles)> {
+        Self::open_inner(settings, Clock::System, true).await
+    }
+
     /// [`Gateway::open`] with a given clock (tests drive time with `tokio::time::pause`).
     pub async fn open_with_clock(settings: Settings, clock: Clock) -> AppResult<(Gateway, GatewayHandles)> {
+        Self::open_inner(settings, clock, false).await
+    }
+
+    async fn open_inner(
+        settings: Settings,
+        clock: Clock,
+        admin: bool,
+    ) -> AppResult<(Gateway, GatewayHandles)> {
         settings
             .validate()
             .map_err(|e| AppError::validation("config", e.to_string()))?;
@@ -97,9 +112,15 @@ impl Gateway {
         let store = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))??;
-        let recovered = store
-            .recover_interrupted(settings.dispatch.uncertain_policy, clock.now_ms())
-            .await?;
+        Self::connect_cluster(&settings, &store, !admin).await?;
+        let admin_on_cluster = admin && store.cluster().is_some();
+        let recovered = if admin_on_cluster {
+            crate::store::Recovered::default()
+        } else {
+            store
+                .recover_interrupted(settings.dispatch.uncertain_policy, clock.now_ms())
+                .await?
+        };
         if !recovered.uncertain.is_empty() || !recovered.requeued.is_empty() {
             info!(
                 uncertain = recovered.uncertain.len(),
@@ -115,7 +136,12 @@ impl Gateway {
             Duration::from_secs(settings.dispatch.send_timeout_seconds),
             webhooks_due.clone(),
         );
-        let loaded = dispatcher.load().await?;
+        // A cluster node does not load the shared queue: it claims its share as its modems get ready.
+        let loaded = if store.cluster().is_some() {
+            0
+        } else {
+            dispatcher.load().await?
+        };
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -126,12 +152,16 @@ impl Gateway {
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
                 erased: Default::default(),
+                cluster: Default::default(),
             }),
         };
         gateway.spawn_event_loop();
         gateway.spawn_retention();
         gateway.spawn_deletions();
         gateway.spawn_backups();
+        if !admin_on_cluster {
+            gateway.spawn_cluster();
+        }
         info!(loaded, "gateway core open");
         Ok((
             gateway,
@@ -299,6 +329,9 @@ impl Gateway {
         }
         if let Err(e) = self.inner.store.close().await {
             warn!(error = %e, "closing the store failed");
+        }
+        if let Some(pg) = self.inner.store.cluster() {
+            pg.close();
         }
         info!("gateway core stopped");
     }

@@ -107,6 +107,12 @@ impl Gateway {
         submitted: store::Submitted,
     ) -> Result<Vec<Message>, AppError> {
         match submitted {
+            store::Submitted::Created(messages) if self.in_cluster() => {
+                // The shared queue hands the messages to whichever node claims them first; this node
+                // looks at once.
+                self.nudge_cluster();
+                Ok(messages)
+            }
             store::Submitted::Created(messages) => {
                 let jobs = messages
                     .iter()

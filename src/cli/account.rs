@@ -153,7 +153,7 @@ fn password_for(login: &str) -> anyhow::Result<(String, bool)> {
 async fn run_async(settings: smsgate::config::Settings, action: ManageAction) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let (gateway, _handles) = Gateway::open(settings).await?;
+    let (gateway, _handles) = Gateway::open_for_admin(settings).await?;
     let result = act(&gateway, action).await;
     gateway.shutdown().await;
     result

@@ -23,15 +23,13 @@ pub fn delete_data(settings: smsgate::config::Settings, login: &str) -> anyhow::
         let actor = cli_actor();
         match lock_data_dir(&settings.data_dir) {
             Ok(lock) => {
-                let (gw, _) = Gateway::open(settings).await?;
+                let (gw, _) = Gateway::open_for_admin(settings).await?;
                 let result = erase_offline(&gw, &actor, &login).await;
                 gw.shutdown().await;
                 drop(lock);
                 result
             }
-            Err(BackupError::ServiceRunning(_)) => {
-                request_online(&settings.database_path(), &actor, &login).await
-            }
+            Err(BackupError::ServiceRunning(_)) => request_online(&settings, &actor, &login).await,
             Err(e) => Err(e.into()),
         }
     })
@@ -57,8 +55,17 @@ async fn erase_offline(gw: &Gateway, actor: &str, login: &str) -> anyhow::Result
     Ok(())
 }
 
-async fn request_online(db: &std::path::Path, actor: &str, login: &str) -> anyhow::Result<()> {
-    let store = Store::open(db)?;
+async fn request_online(
+    settings: &smsgate::config::Settings,
+    actor: &str,
+    login: &str,
+) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database_path())?;
+    // On a cluster node the account and its request live in the shared database.
+    if settings.cluster.enabled {
+        let pg = smsgate::store::pg::PgStore::connect(settings).await?;
+        store.attach_cluster(std::sync::Arc::new(pg));
+    }
     let result = async {
         let account = store
             .account_by_login(login)

@@ -5,6 +5,7 @@ pub mod account;
 pub mod account_delete;
 pub mod backup;
 pub mod bench;
+pub mod cluster;
 pub mod config;
 pub mod modem;
 pub mod pdu;
@@ -35,6 +36,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Encrypted backups: create (while running), list, verify, restore (service stopped).
     Backup(backup::BackupArgs),
+    /// Multi-site cluster: status of nodes and leases, certificates for PostgreSQL, WireGuard files.
+    Cluster(cluster::ClusterArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(args) => account::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Backup(args) => backup::run(args),
+        Command::Cluster(args) => cluster::run(args),
     }
 }

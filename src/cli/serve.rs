@@ -114,10 +114,12 @@ async fn bootstrap_admin(
     let generated = from_env.is_none();
     let password = from_env.unwrap_or_else(generate_password);
     let hash = hasher.hash_blocking(password.clone()).await?;
-    gateway
-        .create_account(None, ADMIN_LOGIN, hash, Role::Admin)
-        .await?;
-    Ok(generated.then_some(password))
+    match gateway.create_account(None, ADMIN_LOGIN, hash, Role::Admin).await {
+        Ok(_) => Ok(generated.then_some(password)),
+        // Another cluster node starting at the same moment created it first: the shared one counts.
+        Err(smsgate::app::AppError::Conflict(_)) if gateway.in_cluster() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The account throttle from `[auth]`: backoff from the 3rd failure, locked after `lockout_failures`.

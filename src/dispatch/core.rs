@@ -274,6 +274,18 @@ impl Scheduler {
         }
     }
 
+    /// Every modem with its group and whether it is ready (a cluster node publishes these and claims
+    /// work for them).
+    pub fn modem_roster(&self) -> Vec<(ModemId, String, bool)> {
+        let mut out: Vec<_> = self
+            .modems
+            .iter()
+            .map(|(id, m)| (id.clone(), m.group.clone(), m.ready))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Ids of ready modems that are idle and could take a message of `group` (to wake them).
     pub fn idle_modems_for(&self, group: Option<&str>) -> Vec<ModemId> {
         self.modems

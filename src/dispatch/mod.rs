@@ -156,6 +156,11 @@ impl Dispatcher {
         self.core().cancel(id);
     }
 
+    /// Every modem with its group and whether it is ready.
+    pub fn modem_roster(&self) -> Vec<(ModemId, String, bool)> {
+        self.core().modem_roster()
+    }
+
     /// Number of messages the dispatcher holds (queued, in flight, settling).
     pub fn queued(&self) -> usize {
         self.core().len()

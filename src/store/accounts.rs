@@ -69,6 +69,9 @@ fn account_by(conn: &Connection, clause: &str, value: &dyn rusqlite::ToSql) -> S
 impl Store {
     /// Creates an account; a taken login is a [`StoreError::Conflict`].
     pub async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
+        if let Some(pg) = self.cluster() {
+            return pg.create_account(new).await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             let id = conn
@@ -98,6 +101,9 @@ impl Store {
 
     /// The account with this login (case-sensitive), if any.
     pub async fn account_by_login(&self, login: &str) -> StoreResult<Option<Account>> {
+        if let Some(pg) = self.cluster() {
+            return pg.account_by_login(login).await;
+        }
         let login = login.to_owned();
         self.read(move |conn| account_by(conn, "login = ?1", &login))
             .await
@@ -105,11 +111,17 @@ impl Store {
 
     /// The account with this id, if any.
     pub async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        if let Some(pg) = self.cluster() {
+            return pg.account(id).await;
+        }
         self.read(move |conn| account_by(conn, "id = ?1", &id.0)).await
     }
 
     /// All accounts, by id.
     pub async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        if let Some(pg) = self.cluster() {
+            return pg.accounts().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id"))?;
             let rows = stmt
@@ -122,6 +134,9 @@ impl Store {
 
     /// Number of accounts (first start creates the admin when this is 0).
     pub async fn account_count(&self) -> StoreResult<u64> {
+        if let Some(pg) = self.cluster() {
+            return pg.account_count().await;
+        }
         self.read(|conn| {
             Ok(conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))? as u64)
         })
@@ -130,6 +145,9 @@ impl Store {
 
     /// Replaces an account's password hash. Returns false if there is no such account.
     pub async fn set_password_hash(&self, id: AccountId, hash: String) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.set_password_hash(id, hash).await;
+        }
         self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
@@ -141,6 +159,9 @@ impl Store {
 
     /// Enables or disables an account. Returns false if there is no such account.
     pub async fn set_account_disabled(&self, id: AccountId, disabled: bool) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.set_account_disabled(id, disabled).await;
+        }
         self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE accounts SET disabled = ?2 WHERE id = ?1",
@@ -154,12 +175,18 @@ impl Store {
     /// inbox, tokens, webhooks, outbox) in one transaction. Returns false if absent. A client's deletion
     /// request goes through [`Store::erase_account_step`] instead (batched, with a tombstone).
     pub async fn delete_account(&self, id: AccountId) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.delete_account(id).await;
+        }
         self.write(move |conn| Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1))
             .await
     }
 
     /// Stores a new API token; a duplicate hash is a [`StoreError::Conflict`].
     pub async fn create_token(&self, new: NewToken) -> StoreResult<ApiToken> {
+        if let Some(pg) = self.cluster() {
+            return pg.create_token(new).await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             let id = conn
@@ -192,6 +219,9 @@ impl Store {
 
     /// The token with this hash and its account (whether usable is for the caller to check).
     pub async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<(ApiToken, Account)>> {
+        if let Some(pg) = self.cluster() {
+            return pg.token_by_hash(hash).await;
+        }
         let hash = hash.to_owned();
         self.read(move |conn| {
             let sql = format!(
@@ -221,6 +251,9 @@ impl Store {
 
     /// Tokens of an account, newest first.
     pub async fn tokens(&self, account: AccountId) -> StoreResult<Vec<ApiToken>> {
+        if let Some(pg) = self.cluster() {
+            return pg.tokens(account).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {TOKEN_COLS} FROM api_tokens WHERE account_id = ?1 ORDER BY id DESC"
@@ -235,6 +268,9 @@ impl Store {
 
     /// Revokes a token of `account`. Returns false if that account has no such token.
     pub async fn revoke_token(&self, account: AccountId, id: TokenId) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.revoke_token(account, id).await;
+        }
         self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE api_tokens SET revoked = 1 WHERE id = ?1 AND account_id = ?2",

@@ -196,6 +196,9 @@ impl Store {
     /// request keeps the first one's details but the earlier execution time, so an admin can bring a
     /// client's pending request forward.
     pub async fn request_deletion(&self, new: NewDeletionRequest) -> StoreResult<Option<DeletionRequest>> {
+        if let Some(pg) = self.cluster() {
+            return pg.request_deletion(new).await;
+        }
         self.write(move |conn| {
             let exists: Option<i64> = conn
                 .query_row("SELECT id FROM accounts WHERE id = ?1", [new.account_id.0], |r| {
@@ -225,6 +228,9 @@ impl Store {
 
     /// Withdraws a pending deletion request. Returns false if there was none.
     pub async fn cancel_deletion(&self, account: AccountId) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.cancel_deletion(account).await;
+        }
         self.write(move |conn| {
             Ok(conn.execute("DELETE FROM deletion_requests WHERE account_id = ?1", [account.0])? == 1)
         })
@@ -233,11 +239,17 @@ impl Store {
 
     /// The pending deletion request of an account, if any.
     pub async fn deletion_request(&self, account: AccountId) -> StoreResult<Option<DeletionRequest>> {
+        if let Some(pg) = self.cluster() {
+            return pg.deletion_request(account).await;
+        }
         self.read(move |conn| load_request(conn, account)).await
     }
 
     /// Requests whose grace period has ended at `now` (unix ms), oldest first.
     pub async fn due_deletions(&self, now: i64) -> StoreResult<Vec<DeletionRequest>> {
+        if let Some(pg) = self.cluster() {
+            return pg.due_deletions(now).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {REQUEST_COLS} FROM deletion_requests WHERE execute_after <= ?1 ORDER BY execute_after"
@@ -252,6 +264,9 @@ impl Store {
 
     /// When the earliest pending request is due (unix ms), if any.
     pub async fn next_deletion_due(&self) -> StoreResult<Option<i64>> {
+        if let Some(pg) = self.cluster() {
+            return pg.next_deletion_due().await;
+        }
         self.read(|conn| {
             Ok(
                 conn.query_row("SELECT min(execute_after) FROM deletion_requests", [], |r| {
@@ -269,6 +284,9 @@ impl Store {
         account: AccountId,
         now: i64,
     ) -> StoreResult<Vec<MessageId>> {
+        if let Some(pg) = self.cluster() {
+            return pg.cancel_queued_of_account(account, now).await;
+        }
         self.write(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "UPDATE messages SET status = 'cancelled', next_attempt_at = NULL, updated_at = ?2
@@ -293,12 +311,20 @@ impl Store {
         batch: u32,
         now: i64,
     ) -> StoreResult<ErasureStep> {
+        // A cluster's accounts and their data live in PostgreSQL; the node's own database keeps none of
+        // the account's rows (its audit log is kept on purpose, as on a single appliance).
+        if let Some(pg) = self.cluster() {
+            return pg.erase_account_step(account, batch, now).await;
+        }
         self.write(move |conn| erase_step(conn, account, batch, now))
             .await
     }
 
     /// When the account was erased, if it was.
     pub async fn tombstone(&self, account: AccountId) -> StoreResult<Option<OffsetDateTime>> {
+        if let Some(pg) = self.cluster() {
+            return pg.tombstone(account).await;
+        }
         self.read(move |conn| {
             Ok(conn
                 .query_row(

@@ -130,6 +130,24 @@ impl Store {
         msg: NewInbox,
         consumed_fragments: Vec<i64>,
     ) -> StoreResult<InboxMessage> {
+        if let Some(pg) = self.cluster() {
+            // The fragments are this node's (its modem received them): they are deleted from the local
+            // database once the message is committed centrally. A crash in between only means the
+            // reassembled message is stored again from the fragments at the next start.
+            let modem = msg.modem.clone();
+            let stored = pg.store_inbox(msg).await?;
+            self.write(move |conn| {
+                let mut delete = conn.prepare_cached("DELETE FROM inbox_fragments WHERE id = ?1")?;
+                for id in consumed_fragments {
+                    delete.execute([id])?;
+                }
+                conn.prepare_cached("UPDATE modems SET received = received + 1 WHERE id = ?1")?
+                    .execute([&modem])?;
+                Ok(())
+            })
+            .await?;
+            return Ok(stored);
+        }
         self.write(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO inbox (id, account_id, originator, text, modem, received_at, parts, incomplete)
@@ -187,6 +205,9 @@ impl Store {
 
     /// The account that most recently sent a message to `number`: a reply belongs to it.
     pub async fn last_sender_to(&self, number: &str) -> StoreResult<Option<AccountId>> {
+        if let Some(pg) = self.cluster() {
+            return pg.last_sender_to(number).await;
+        }
         let number = number.to_owned();
         self.read(move |conn| {
             Ok(conn
@@ -202,6 +223,9 @@ impl Store {
 
     /// A page of the inbox visible in `scope`, newest first.
     pub async fn inbox(&self, scope: Scope, filter: InboxFilter) -> StoreResult<Page<InboxMessage>> {
+        if let Some(pg) = self.cluster() {
+            return pg.inbox(scope, filter).await;
+        }
         self.read(move |conn| {
             let limit = filter.limit.clamp(1, 1000);
             let mut args = Vec::new();
@@ -234,11 +258,17 @@ impl Store {
 
     /// One inbox entry, if visible in `scope`.
     pub async fn inbox_item(&self, scope: Scope, id: InboxId) -> StoreResult<Option<InboxMessage>> {
+        if let Some(pg) = self.cluster() {
+            return pg.inbox_item(scope, id).await;
+        }
         self.read(move |conn| load(conn, scope, id)).await
     }
 
     /// Physically deletes an inbox entry visible in `scope`. False if there is none.
     pub async fn delete_inbox(&self, scope: Scope, id: InboxId) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.delete_inbox(scope, id).await;
+        }
         self.write(move |conn| {
             let mut args = vec![Value::Text(id.to_string())];
             let clause = scope_clause(scope, &mut args);

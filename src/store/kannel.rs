@@ -54,6 +54,9 @@ impl Store {
         dlr: Option<NewKannelDlr>,
         now: i64,
     ) -> StoreResult<Submitted> {
+        if let Some(pg) = self.cluster() {
+            return pg.submit_with_dlr(account, messages, dlr, now).await;
+        }
         self.write(move |conn| {
             let submitted = insert_submission(conn, account, None, messages, now)?;
             if let (Some(d), Submitted::Created(created)) = (&dlr, &submitted) {
@@ -71,6 +74,9 @@ impl Store {
 
     /// Subscriptions whose message changed status since last handled and which are due at `now`.
     pub async fn kannel_dlr_due(&self, now: i64, limit: u32) -> StoreResult<Vec<KannelDlrDue>> {
+        if let Some(pg) = self.cluster() {
+            return pg.kannel_dlr_due(now, limit).await;
+        }
         self.read(move |conn| due(conn, now, limit)).await
     }
 
@@ -83,6 +89,9 @@ impl Store {
         status: MessageStatus,
         finished: bool,
     ) -> StoreResult<()> {
+        if let Some(pg) = self.cluster() {
+            return pg.kannel_dlr_reported(id, reported, status, finished).await;
+        }
         self.write(move |conn| {
             if finished {
                 conn.prepare_cached("DELETE FROM kannel_dlr WHERE message_id = ?1")?
@@ -107,6 +116,9 @@ impl Store {
         reported: u8,
         next_at: Option<i64>,
     ) -> StoreResult<()> {
+        if let Some(pg) = self.cluster() {
+            return pg.kannel_dlr_failed(id, reported, next_at).await;
+        }
         self.write(move |conn| {
             match next_at {
                 Some(at) => conn

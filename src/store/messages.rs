@@ -256,7 +256,7 @@ fn load_message(conn: &Connection, scope: Scope, id: MessageId) -> StoreResult<O
         .optional()?)
 }
 
-fn event_data(m: &Message) -> serde_json::Value {
+pub(super) fn event_data(m: &Message) -> serde_json::Value {
     json!({
         "message_id": m.id,
         "status": m.status,
@@ -312,7 +312,7 @@ fn digits(number: &str) -> String {
 /// Whether a reported recipient is the number we sent to: the network may report it in national or
 /// international format, so the shorter must be a suffix of the longer, and at least
 /// [`MIN_MATCH_DIGITS`] long.
-fn same_number(a: &str, b: &str) -> bool {
+pub(super) fn same_number(a: &str, b: &str) -> bool {
     const MIN_MATCH_DIGITS: usize = 6;
     let (a, b) = (digits(a), digits(b));
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
@@ -528,17 +528,26 @@ impl Store {
         messages: Vec<NewMessage>,
         now: i64,
     ) -> StoreResult<Submitted> {
+        if let Some(pg) = self.cluster() {
+            return pg.submit(account, idempotency, messages, now).await;
+        }
         self.write(move |conn| insert_submission(conn, account, idempotency, messages, now))
             .await
     }
 
     /// One message, if visible in `scope`.
     pub async fn message(&self, scope: Scope, id: MessageId) -> StoreResult<Option<Message>> {
+        if let Some(pg) = self.cluster() {
+            return pg.message(scope, id).await;
+        }
         self.read(move |conn| load_message(conn, scope, id)).await
     }
 
     /// Messages by id (those visible in `scope`), in the order of `ids`.
     pub async fn messages_by_ids(&self, scope: Scope, ids: Vec<MessageId>) -> StoreResult<Vec<Message>> {
+        if let Some(pg) = self.cluster() {
+            return pg.messages_by_ids(scope, ids).await;
+        }
         self.read(move |conn| {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
@@ -553,6 +562,9 @@ impl Store {
 
     /// A message with its parts and attempts, if visible in `scope`.
     pub async fn message_detail(&self, scope: Scope, id: MessageId) -> StoreResult<Option<MessageDetail>> {
+        if let Some(pg) = self.cluster() {
+            return pg.message_detail(scope, id).await;
+        }
         self.read(move |conn| {
             let Some(message) = load_message(conn, scope, id)? else {
                 return Ok(None);
@@ -601,6 +613,9 @@ impl Store {
 
     /// A page of messages visible in `scope`, newest first.
     pub async fn list_messages(&self, scope: Scope, filter: MessageFilter) -> StoreResult<Page<Message>> {
+        if let Some(pg) = self.cluster() {
+            return pg.list_messages(scope, filter).await;
+        }
         self.read(move |conn| {
             let limit = filter.limit.clamp(1, 1000);
             let mut args = Vec::new();
@@ -650,6 +665,9 @@ impl Store {
 
     /// Cancels a message that is still queued.
     pub async fn cancel_message(&self, scope: Scope, id: MessageId, now: i64) -> StoreResult<CancelOutcome> {
+        if let Some(pg) = self.cluster() {
+            return pg.cancel_message(scope, id, now).await;
+        }
         self.write(move |conn| {
             let Some(current) = load_message(conn, scope, id)? else {
                 return Ok(CancelOutcome::NotFound);
@@ -704,6 +722,9 @@ impl Store {
 
     /// Parts sent per modem since `since` (unix ms): the start of the rate-limit and quota windows.
     pub async fn sent_parts_since(&self, since: i64) -> StoreResult<HashMap<String, u32>> {
+        if let Some(pg) = self.cluster() {
+            return pg.sent_parts_since(since).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT modem, count(*) FROM message_parts WHERE sent_at >= ?1 AND modem IS NOT NULL GROUP BY modem",
@@ -720,6 +741,9 @@ impl Store {
     /// become `uncertain` (policy `report`) or `queued` again (policy `resend`); their open attempts are
     /// closed as `interrupted`.
     pub async fn recover_interrupted(&self, policy: UncertainPolicy, now: i64) -> StoreResult<Recovered> {
+        if let Some(pg) = self.cluster() {
+            return pg.recover_node(policy, now).await;
+        }
         self.write(move |conn| {
             let ids: Vec<MessageId> = conn
                 .prepare("SELECT id FROM messages WHERE status = 'sending'")?
@@ -770,6 +794,9 @@ impl Store {
         modem: String,
         now: i64,
     ) -> StoreResult<Option<AttemptStart>> {
+        if let Some(pg) = self.cluster() {
+            return pg.begin_attempt(id, modem, now).await;
+        }
         self.write(move |conn| {
             let key = id.to_string();
             let attempt_no: Option<u32> = conn
@@ -810,6 +837,9 @@ impl Store {
     /// Records an attempt's result: sent parts (with their MR), the message's new status and the webhook
     /// event, in one transaction. Returns the updated message.
     pub async fn finish_attempt(&self, end: AttemptEnd) -> StoreResult<Option<Message>> {
+        if let Some(pg) = self.cluster() {
+            return pg.finish_attempt(end).await;
+        }
         self.write(move |conn| {
             let key = end.message_id.to_string();
             let now = end.now;
@@ -887,6 +917,9 @@ impl Store {
 
     /// Marks queued messages whose validity ended as `expired` (with their events). Returns those changed.
     pub async fn expire_messages(&self, ids: Vec<MessageId>, now: i64) -> StoreResult<Vec<Message>> {
+        if let Some(pg) = self.cluster() {
+            return pg.expire_messages(ids, now).await;
+        }
         self.write(move |conn| {
             let mut out = Vec::new();
             for id in ids {
@@ -913,6 +946,9 @@ impl Store {
     /// older parts may share the MR). Updates the part and, when all parts are delivered (or one failed),
     /// the message, writing the webhook event in the same transaction.
     pub async fn record_status_report(&self, report: StatusReportIn) -> StoreResult<Option<ReportPaired>> {
+        if let Some(pg) = self.cluster() {
+            return pg.record_status_report(report).await;
+        }
         self.write(move |conn| {
             let now = report.now;
             let candidates: Vec<(String, u32, String, String)> = conn

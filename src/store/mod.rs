@@ -22,6 +22,7 @@ mod kannel;
 mod messages;
 pub mod model;
 mod modems;
+pub mod pg;
 mod retention;
 mod schema;
 mod stages;
@@ -85,6 +86,9 @@ pub enum StoreError {
     /// The batch transaction could not be started or committed; nothing of the job was stored.
     #[error("transaction failed: {0}")]
     Transaction(String),
+    /// PostgreSQL (the cluster's shared store) reported an error or cannot be reached.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
 }
 
 impl StoreError {
@@ -131,6 +135,8 @@ struct StoreInner {
     stats: Arc<WriterStats>,
     path: PathBuf,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// In a cluster: the shared PostgreSQL store that holds the queue domain instead of SQLite.
+    cluster: std::sync::OnceLock<Arc<pg::PgStore>>,
 }
 
 /// Handle to the database; cheap to clone.
@@ -206,8 +212,23 @@ impl Store {
                 stats,
                 path: path.to_owned(),
                 writer_thread: std::sync::Mutex::new(Some(thread)),
+                cluster: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Makes this store a cluster node's: from now on the queue domain (messages, parts, attempts,
+    /// delivery reports, inbox, webhook subscriptions and outbox) lives in `cluster`, shared with the
+    /// other nodes; the node's own data (accounts, audit log, modems, inbox fragments) stays in SQLite.
+    /// Call once, right after opening, before anything is written. False if a cluster store was
+    /// already attached.
+    pub fn attach_cluster(&self, cluster: Arc<pg::PgStore>) -> bool {
+        self.inner.cluster.set(cluster).is_ok()
+    }
+
+    /// The shared PostgreSQL store, when this node is part of a cluster.
+    pub fn cluster(&self) -> Option<&Arc<pg::PgStore>> {
+        self.inner.cluster.get()
     }
 
     /// Path of the database file.
@@ -297,9 +318,14 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Returns once every write sent before this call is committed.
+    /// Returns once every write sent before this call is committed; on a cluster node also checks that
+    /// the shared database answers and accepts writes (so `/readyz` reports a lost primary).
     pub async fn flush(&self) -> StoreResult<()> {
-        self.write(|_| Ok(())).await
+        self.write(|_| Ok(())).await?;
+        if let Some(pg) = self.cluster() {
+            pg.check_writable().await?;
+        }
+        Ok(())
     }
 
     /// Commits what is queued, stops the writer thread and waits for it. Later writes fail with

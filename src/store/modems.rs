@@ -52,7 +52,12 @@ impl Store {
     /// Records a modem's state. When it went up or down (or first appeared up) the `modem:up` /
     /// `modem:down` event for operators is written in the same transaction and returned.
     pub async fn upsert_modem(&self, update: ModemUpdate, now: i64) -> StoreResult<Option<EventType>> {
-        self.write(move |conn| {
+        // On a cluster node the modem row is the node's own, but operators' webhooks are shared: the
+        // event goes to PostgreSQL right after the local commit.
+        let shared = self.cluster().map(|_| {
+            json!({"modem": update.id, "port": update.port, "group": update.group, "state": update.state})
+        });
+        let event = self.write(move |conn| {
             let was_up: Option<bool> = conn
                 .prepare_cached("SELECT up FROM modems WHERE id = ?1")?
                 .query_row([&update.id], |r| r.get(0))
@@ -93,7 +98,11 @@ impl Store {
             }
             Ok(event)
         })
-        .await
+        .await?;
+        if let (Some(pg), Some(event), Some(data)) = (self.cluster(), event, shared) {
+            pg.emit_to_operators(event, data, now).await?;
+        }
+        Ok(event)
     }
 
     /// All known modems, by id.

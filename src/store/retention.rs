@@ -48,7 +48,16 @@ impl Store {
     /// Deletes everything older than `cutoff` (unix ms) that retention covers. The audit log is kept.
     pub async fn purge_older_than(&self, cutoff: i64) -> StoreResult<Purged> {
         let mut purged = Purged::default();
-        for (i, sql) in STEPS.iter().enumerate() {
+        // In a cluster the shared tables are purged in PostgreSQL; only the node's own fragments are
+        // left here (the last step).
+        let local_steps = match self.cluster() {
+            Some(pg) => {
+                purged = pg.purge_older_than(cutoff).await?;
+                STEPS.len() - 1
+            }
+            None => 0,
+        };
+        for (i, sql) in STEPS.iter().enumerate().skip(local_steps) {
             loop {
                 let n = self
                     .write(move |conn| {

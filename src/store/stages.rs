@@ -134,6 +134,9 @@ fn account_exists(conn: &Connection, account: AccountId) -> StoreResult<bool> {
 impl Store {
     /// The stage settings of `account` (defaults when none were ever set).
     pub async fn stage_settings(&self, account: AccountId) -> StoreResult<StageSettings> {
+        if let Some(pg) = self.cluster() {
+            return pg.stage_settings(account).await;
+        }
         self.read(move |conn| {
             let row = conn
                 .query_row(
@@ -158,6 +161,9 @@ impl Store {
 
     /// Sets whether `account` requires a client certificate. Returns false if there is no such account.
     pub async fn set_cert_required(&self, account: AccountId, required: bool) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.set_cert_required(account, required).await;
+        }
         self.write(move |conn| {
             if !account_exists(conn, account)? {
                 return Ok(false);
@@ -174,6 +180,9 @@ impl Store {
 
     /// Replaces the IP pool of `account` (empty: no pool). Returns false if there is no such account.
     pub async fn set_ip_pool(&self, account: AccountId, pool: Vec<String>) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.set_ip_pool(account, pool).await;
+        }
         self.write(move |conn| {
             if !account_exists(conn, account)? {
                 return Ok(false);
@@ -190,6 +199,9 @@ impl Store {
 
     /// Binds a certificate to an account; the same certificate twice is a [`StoreError::Conflict`].
     pub async fn add_account_cert(&self, new: NewAccountCert) -> StoreResult<AccountCert> {
+        if let Some(pg) = self.cluster() {
+            return pg.add_account_cert(new).await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             let id = conn
@@ -232,12 +244,18 @@ impl Store {
 
     /// Certificates bound to `account`, oldest first.
     pub async fn account_certs(&self, account: AccountId) -> StoreResult<Vec<AccountCert>> {
+        if let Some(pg) = self.cluster() {
+            return pg.account_certs(account).await;
+        }
         self.read(move |conn| certs_of(conn, account)).await
     }
 
     /// Revokes certificate `id` of `account` (idempotent). Returns false if the account has no such
     /// certificate.
     pub async fn revoke_account_cert(&self, account: AccountId, id: i64) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.revoke_account_cert(account, id).await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             Ok(conn.execute(
@@ -252,6 +270,9 @@ impl Store {
 impl Store {
     /// The IP pool of every enabled account (empty: no pool), for pre-handshake admission.
     pub async fn all_ip_pools(&self) -> StoreResult<Vec<Vec<String>>> {
+        if let Some(pg) = self.cluster() {
+            return pg.all_ip_pools().await;
+        }
         self.read(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT coalesce(s.ip_pool, '') FROM accounts a

@@ -20,11 +20,11 @@ pub struct NewWebhook {
     pub events: Vec<EventType>,
 }
 
-fn events_to_text(events: &[EventType]) -> String {
+pub(super) fn events_to_text(events: &[EventType]) -> String {
     events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",")
 }
 
-fn events_from_text(text: &str) -> Vec<EventType> {
+pub(super) fn events_from_text(text: &str) -> Vec<EventType> {
     text.split(',').filter_map(|e| e.parse().ok()).collect()
 }
 
@@ -109,6 +109,9 @@ fn webhook_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
 impl Store {
     /// Adds a webhook subscription.
     pub async fn create_webhook(&self, new: NewWebhook) -> StoreResult<Webhook> {
+        if let Some(pg) = self.cluster() {
+            return pg.create_webhook(new).await;
+        }
         self.write(move |conn| {
             let now = now_ms();
             let id = conn.query_row(
@@ -131,6 +134,9 @@ impl Store {
 
     /// Webhooks of an account.
     pub async fn webhooks(&self, account: AccountId) -> StoreResult<Vec<Webhook>> {
+        if let Some(pg) = self.cluster() {
+            return pg.webhooks(account).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, account_id, url, secret, events, created_at FROM webhooks WHERE account_id = ?1
@@ -145,6 +151,9 @@ impl Store {
 
     /// Deletes a webhook of `account` (and its pending deliveries). False if the account has no such one.
     pub async fn delete_webhook(&self, account: AccountId, id: WebhookId) -> StoreResult<bool> {
+        if let Some(pg) = self.cluster() {
+            return pg.delete_webhook(account, id).await;
+        }
         self.write(move |conn| {
             Ok(conn.execute(
                 "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
@@ -156,6 +165,9 @@ impl Store {
 
     /// Deliveries due at `now` (not delivered, not given up, next attempt reached), oldest first.
     pub async fn due_webhooks(&self, now: i64, limit: u32) -> StoreResult<Vec<WebhookDelivery>> {
+        if let Some(pg) = self.cluster() {
+            return pg.due_webhooks(now, limit).await;
+        }
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT o.id, o.event_id, o.event_type, o.account_id, o.webhook_id, w.url, w.secret, o.payload,
@@ -202,6 +214,9 @@ impl Store {
 
     /// The earliest `next_attempt_at` of any pending delivery, so the worker knows how long to sleep.
     pub async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
+        if let Some(pg) = self.cluster() {
+            return pg.next_webhook_due().await;
+        }
         self.read(|conn| {
             Ok(conn.query_row(
                 "SELECT min(next_attempt_at) FROM webhook_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
@@ -214,6 +229,9 @@ impl Store {
 
     /// Records a successful delivery.
     pub async fn mark_webhook_delivered(&self, id: OutboxId, now: i64) -> StoreResult<()> {
+        if let Some(pg) = self.cluster() {
+            return pg.mark_webhook_delivered(id, now).await;
+        }
         self.write(move |conn| {
             conn.execute(
                 "UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL
@@ -233,6 +251,9 @@ impl Store {
         error: String,
         now: i64,
     ) -> StoreResult<()> {
+        if let Some(pg) = self.cluster() {
+            return pg.reschedule_webhook(id, next_attempt_at, error, now).await;
+        }
         self.write(move |conn| {
             match next_attempt_at {
                 Some(at) => conn.execute(

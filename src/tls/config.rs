@@ -118,7 +118,8 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+/// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = fs::read(path).map_err(|e| TlsError::io(path, e))?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| TlsError::BadPem {
