@@ -128,9 +128,14 @@ impl Dispatcher {
             let mut core = self.core();
             let mut groups: Vec<(Option<String>, usize)> = Vec::new();
             for job in jobs {
-                match groups.iter_mut().find(|(g, _)| *g == job.group) {
-                    Some((_, n)) => *n += 1,
-                    None => groups.push((job.group.clone(), 1)),
+                // A pinned message can go through one modem only: wake that one, not any of its group.
+                if let Some(modem) = &job.pinned {
+                    wake.push(modem.clone());
+                } else {
+                    match groups.iter_mut().find(|(g, _)| *g == job.group) {
+                        Some((_, n)) => *n += 1,
+                        None => groups.push((job.group.clone(), 1)),
+                    }
                 }
                 core.enqueue(job, now);
             }
