@@ -189,6 +189,7 @@ impl Gateway {
             .collect();
         let mut discovery = DiscoveryConfig {
             dirs,
+            udev: settings.modem_discovery.udev,
             ..DiscoveryConfig::default()
         };
         discovery.template.overrides = overrides;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod direct;
 pub mod discovery;
 pub mod guard;
+pub mod hotplug;
 pub mod overrides;
 pub mod port;
 pub mod types;
