@@ -178,13 +178,26 @@ impl std::fmt::Debug for ModemEntry {
 }
 
 /// `[modems]`: modem discovery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModemDiscoverySettings {
     /// `modems.discover_dir`: a directory watched for modem device links (udev's stable names or hw-sim's
     /// links); every link appearing there gets a modem actor. Empty disables discovery.
     #[serde(deserialize_with = "empty_path_as_none")]
     pub discover_dir: Option<PathBuf>,
+    /// `modems.udev`: follow udev's device events, so a modem's AT port (as marked by
+    /// `udev/80-smsgate-modems.rules`) gets an actor the moment it is plugged in (default true). Where
+    /// udev does not run, this is logged once and the directory watch alone is used.
+    pub udev: bool,
+}
+
+impl Default for ModemDiscoverySettings {
+    fn default() -> Self {
+        ModemDiscoverySettings {
+            discover_dir: None,
+            udev: true,
+        }
+    }
 }
 
 /// What to do with a message whose PDU may or may not have gone out (the modem never answered).

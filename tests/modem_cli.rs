@@ -1,5 +1,8 @@
-//! `smsgate modem at|info|send|ussd --port` against a hw-sim bank on PTYs, through the real binary.
+//! `smsgate modem at|info|send|ussd --port` against a hw-sim bank on PTYs, and `smsgate modem
+//! list|info|at|send|ussd|restart` against a running gateway over HTTPS, through the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
 use std::time::Duration;
 
 use hw_sim::{Bank, BankConfig, ProfileName};
@@ -87,4 +90,126 @@ async fn technician_commands_on_a_port() {
     assert!(err.contains("SIM PIN rejected"), "{err}");
     assert!(bank.control().sent_messages(1).unwrap().is_empty());
     bank.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn technician_commands_against_a_running_gateway() {
+    let gw = common::start_with(|s| s.sim.count = 2, true).await;
+    let sim = gw.gateway.sim_control().await.unwrap();
+    let url = gw.base.clone();
+    let ca = gw.ca.to_str().unwrap().to_owned();
+    let data_dir = gw.dir.path().to_str().unwrap().to_owned();
+    // Credentials from flags, the CA from a file.
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = vec!["modem".into()];
+        v.extend(args.iter().map(|a| a.to_string()));
+        v.extend(
+            [
+                "--url",
+                &url,
+                "--ca",
+                &ca,
+                "--user",
+                "root",
+                "--password",
+                common::PASSWORD,
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        smsgate(&refs).await
+    };
+
+    let imeis: Vec<String> = sim.modems().iter().map(|m| m.imei.clone()).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, out, err) = run(remote(&["list"])).await;
+        assert!(ok, "{out}{err}");
+        if imeis.iter().all(|i| {
+            out.lines()
+                .any(|l| l.starts_with(i.as_str()) && l.contains("ready"))
+        }) {
+            assert!(out.starts_with("ID"), "{out}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "modems not listed ready: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let imei = imeis[0].as_str();
+
+    let (ok, out, err) = run(remote(&["info", imei])).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("IMEI          {imei}")), "{out}");
+    assert!(out.contains("ICCID"), "{out}");
+    let (ok, out, _) = run(remote(&["info", imei, "--json"])).await;
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["state"]["imei"], imei);
+
+    let (ok, out, err) = run(remote(&["at", imei, "AT+CGSN"])).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), [imei, "OK"]);
+    let (ok, out, err) = run(remote(&["at", imei, "AT+CMGF=1"])).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("refused") && err.contains("PDU mode"), "{err}");
+
+    let (ok, out, err) = run(remote(&["ussd", imei, "*100#"])).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("balance"), "{out}");
+
+    let (ok, out, err) = run(remote(&["send", imei, "+48600111222", "Test z CLI"])).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("queued: message"), "{out}");
+    assert!(out.contains(&format!("via {imei}")), "{out}");
+    assert!(sim.sent_texts(0).unwrap().iter().any(|t| t.text == "Test z CLI"));
+
+    let (ok, out, err) = run(remote(&["restart", imei])).await;
+    assert!(ok, "{out}{err}");
+
+    // The CA of the data directory, credentials from the environment; a client gets 403.
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_smsgate"));
+    cmd.args([
+        "modem",
+        "at",
+        imei,
+        "AT+CSQ",
+        "--url",
+        &url,
+        "--data-dir",
+        &data_dir,
+    ])
+    .env("SMSGATE_USER", "alice")
+    .env("SMSGATE_PASSWORD", common::PASSWORD)
+    .kill_on_drop(true);
+    let out = cmd.output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("(403)") && err.contains("admin"), "{err}");
+
+    // Without a CA the command says where it looked.
+    let (ok, _, err) = smsgate(&[
+        "modem",
+        "list",
+        "--url",
+        &url,
+        "--data-dir",
+        "/nonexistent",
+        "--user",
+        "root",
+        "--password",
+        "x",
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("/nonexistent/tls/ca.pem"), "{err}");
+    // The direct form still wants no id.
+    let (ok, _, err) = smsgate(&["modem", "at", "--port", "/dev/null", "x", "AT"]).await;
+    assert!(!ok);
+    assert!(err.contains("no modem id"), "{err}");
 }

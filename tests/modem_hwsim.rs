@@ -538,14 +538,20 @@ async fn discovery_starts_retires_and_reidentifies() {
         backoff_max: Duration::from_secs(1),
         ..ModemConfig::default()
     };
+    // A second name of the first modem (as a udev link and a configured path can be): one device, one
+    // actor.
+    let alias = dir.path().join("alias");
+    std::fs::create_dir_all(&alias).unwrap();
+    std::os::unix::fs::symlink(dev.join("modem0"), alias.join("modem-alias")).unwrap();
     let modems = discovery::run(
         vec![],
         DiscoveryConfig {
-            dirs: vec![dev.clone()],
+            dirs: vec![dev.clone(), alias],
             prefixes: vec!["modem".into()],
             interval: Duration::from_millis(200),
             template,
             retire_after: Duration::from_secs(1),
+            udev: false,
         },
         tx,
         shutdown.clone(),

@@ -10,6 +10,8 @@ APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite
 missing=()
 # The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
 APT_PACKAGES+=(python3-gammu)
+# The modem hotplug monitor (tokio-udev) links libudev: headers and pkg-config for the build.
+APT_PACKAGES+=(libudev-dev pkg-config)
 # The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
 APT_PACKAGES+=(chromium)
 # The cluster tests (tests/store_pg.rs, tests/cluster_e2e.rs) start a real PostgreSQL server in a temp dir.

@@ -909,6 +909,30 @@ async fn two_nodes_claim_disjoint_sets(pg: &TestPg) {
             .await
             .unwrap();
     assert_eq!(got.len(), 1);
+    // Pinning: a technician's test SMS for modem "m2" is claimed only by the node that has it.
+    let pinned = b
+        .store
+        .submit_pinned(alice, new_message("+48600008888", 1), "m2", 4_000)
+        .await
+        .unwrap();
+    let Submitted::Created(pinned) = pinned else {
+        panic!("pinned message not created")
+    };
+    assert!(
+        a.queued(4_000).await.is_empty(),
+        "a node without the modem leaves the pinned message"
+    );
+    let got =
+        b.pg.as_ref()
+            .unwrap()
+            .claim(&groups, &mb, 10, 4_000, 0)
+            .await
+            .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].id, got[0].pinned_modem.as_deref()),
+        (pinned[0].id, Some("m2"))
+    );
     eprintln!("ok: two_nodes_claim_disjoint_sets");
 }
 

@@ -46,7 +46,8 @@ DATA_MIB=512
 GUEST_PACKAGES=(systemd systemd-sysv udev dbus kmod iproute2 linux-image-amd64 systemd-boot
 	systemd-boot-efi systemd-resolved systemd-timesyncd rauc rauc-service e2fsprogs dosfstools ca-certificates curl less procps qemu-guest-agent zstd)
 
-HOST_PACKAGES=(mmdebstrap dosfstools mtools e2fsprogs fdisk rauc squashfs-tools openssl)
+# libudev-dev and pkg-config: `cargo deb` builds smsgate, which links libudev (modem hotplug).
+HOST_PACKAGES=(mmdebstrap dosfstools mtools e2fsprogs fdisk rauc squashfs-tools openssl libudev-dev pkg-config)
 
 [ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (mmdebstrap root mode, chroot)" >&2; exit 1; }
 

@@ -10,6 +10,7 @@ pub mod bulk;
 mod cluster;
 mod deletion;
 mod events;
+mod modems;
 pub mod numbers;
 mod retention;
 pub mod roles;
@@ -25,6 +26,10 @@ use tokio::sync::Notify;
 
 pub use self::deletion::{DELETION_INTERVAL, DeletionAccepted, ERASE_BATCH};
 pub use self::events::Inbound;
+pub use self::modems::{
+    AT_DEFAULT_TIMEOUT, AT_MAX_TIMEOUT, AtOutcome, ModemView, Requester, SettingsInput, SettingsView,
+    TEST_SMS_VALIDITY,
+};
 pub use self::retention::{AccountExport, RETENTION_INTERVAL};
 pub use self::start::GatewayHandles;
 pub use self::submit::{

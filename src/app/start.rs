@@ -20,7 +20,9 @@ use crate::config::Settings;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::core::Policy;
 use crate::modem::discovery::{DiscoveryConfig, ModemBank};
-use crate::modem::{ModemId, ModemSender, ModemState, SendError, SendFuture, SendRequest, UssdReply};
+use crate::modem::{
+    ModemId, ModemSender, ModemState, OverrideTable, SendError, SendFuture, SendRequest, UssdReply,
+};
 use crate::store::Store;
 
 /// Group of modems that are not configured with one (discovered and simulated modems).
@@ -45,10 +47,12 @@ pub struct GatewayHandles {
 #[derive(Default)]
 pub(crate) struct ModemRuntime {
     stop: CancellationToken,
-    bank: OnceLock<ModemBank>,
+    pub(super) bank: OnceLock<ModemBank>,
     sim: tokio::sync::Mutex<Option<hw_sim::Bank>>,
     /// Modems already attached to the dispatcher.
     attached: Mutex<HashSet<ModemId>>,
+    /// Technicians' SIM settings by IMEI, shared with every actor.
+    pub(super) overrides: OverrideTable,
 }
 
 /// A dispatcher-side sender for a modem of the bank, by identity: every send goes to the modem's current
@@ -202,11 +206,23 @@ impl Gateway {
             *gateway.inner.modems.sim.lock().await = Some(bank);
             dirs.push(dir);
         }
-        let configured = settings.modems.iter().map(|m| m.to_modem_config()).collect();
-        let discovery = DiscoveryConfig {
+        // Technicians' settings (PIN, SMSC by IMEI) are in place before any actor asks for them.
+        gateway.load_modem_settings().await?;
+        let overrides = gateway.inner.modems.overrides.clone();
+        let configured = settings
+            .modems
+            .iter()
+            .map(|m| crate::modem::ModemConfig {
+                overrides: overrides.clone(),
+                ..m.to_modem_config()
+            })
+            .collect();
+        let mut discovery = DiscoveryConfig {
             dirs,
+            udev: settings.modem_discovery.udev,
             ..DiscoveryConfig::default()
         };
+        discovery.template.overrides = overrides;
         let bank = crate::modem::discovery::run(
             configured,
             discovery,
@@ -238,7 +254,7 @@ impl Gateway {
     }
 
     /// The routing group of a modem by its port: its `[[modem]]` entry's, else [`DEFAULT_GROUP`].
-    fn group_for_port(&self, port: &str) -> String {
+    pub(super) fn group_for_port(&self, port: &str) -> String {
         self.inner
             .settings
             .modems
@@ -260,12 +276,15 @@ impl Gateway {
             id: state.id.clone(),
             bank: bank.clone(),
         });
-        let group = self.group_for_port(&state.port);
+        let (stored_group, limits) = self.stored_routing(&state.id.0).await;
+        let group = stored_group.unwrap_or_else(|| self.group_for_port(&state.port));
         info!(modem = %state.id, port = %state.port, group = %group, "modem joins the dispatcher");
         if let Err(e) = self.attach_modem(sender, &group, false).await {
             warn!(modem = %state.id, error = %e, "cannot attach the modem");
             lock(&self.inner.modems.attached).remove(&state.id);
+            return;
         }
+        self.inner.dispatcher.set_modem_limits(&state.id, limits);
     }
 
     /// The simulated bank's control (inject SMS, faults, unplug), when one runs.
@@ -274,33 +293,10 @@ impl Gateway {
     }
 
     /// Sends a USSD code through a modem (by IMEI, name or port) and returns the network's answer.
-    /// Operators only.
+    /// Operators only; audited (see [`Gateway::modem_ussd`], which also records the caller's address).
     pub async fn ussd(&self, who: &Principal, modem: &str, code: &str) -> AppResult<UssdReply> {
-        who.require_operator()?;
-        let valid = !code.is_empty()
-            && code.len() <= 160
-            && code.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
-        if !valid {
-            return Err(AppError::validation(
-                "code",
-                "a USSD code has only digits, * and # (e.g. *100#)",
-            ));
-        }
-        let bank = self.inner.modems.bank.get().ok_or(AppError::NotFound("modem"))?;
-        let handle = bank.get(modem).ok_or(AppError::NotFound("modem"))?;
-        let reply = handle
-            .ussd(code)
+        self.modem_ussd(super::Requester { who, source: None }, modem, code)
             .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        self.audit(
-            Some(who),
-            None,
-            None,
-            "modem.ussd",
-            Some(format!("modem={modem} code={code}")),
-        )
-        .await;
-        Ok(reply)
     }
 
     /// Stops in order: no new sends; sends under way finish (or, after `dispatch.shutdown_grace_seconds`,

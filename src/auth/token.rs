@@ -74,19 +74,23 @@ pub enum Scope {
     ModemsRead,
     #[serde(rename = "ussd")]
     Ussd,
+    /// Technician control of modems: raw AT (admins), restart, test SMS, settings.
+    #[serde(rename = "modems:manage")]
+    ModemsManage,
     #[serde(rename = "webhooks")]
     Webhooks,
 }
 
 impl Scope {
     /// Every scope, in display order.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::MessagesSend,
         Scope::MessagesRead,
         Scope::InboxRead,
         Scope::InboxWrite,
         Scope::ModemsRead,
         Scope::Ussd,
+        Scope::ModemsManage,
         Scope::Webhooks,
     ];
 
@@ -99,6 +103,7 @@ impl Scope {
             Scope::InboxWrite => "inbox:write",
             Scope::ModemsRead => "modems:read",
             Scope::Ussd => "ussd",
+            Scope::ModemsManage => "modems:manage",
             Scope::Webhooks => "webhooks",
         }
     }

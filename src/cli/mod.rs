@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cluster;
 pub mod config;
 pub mod modem;
+pub mod modem_remote;
 pub mod pdu;
 pub mod serve;
 pub mod settings;
@@ -24,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Encode or decode SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::PduArgs),
-    /// Talk to a modem directly on its port: raw AT, info, send, USSD.
+    /// Technician tools for modems: list, info, raw AT, test SMS, USSD, restart (through a running
+    /// gateway, or directly on a port with --port).
     Modem(modem::ModemArgs),
     /// Validate a configuration file or print the defaults.
     Config(config::ConfigArgs),

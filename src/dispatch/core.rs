@@ -146,9 +146,32 @@ struct Entry {
     cancelled: bool,
 }
 
+/// Per-modem limits set by a technician; `None` keeps the `[dispatch]` value (0 there = unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModemLimits {
+    /// Parts per minute.
+    pub per_minute: Option<u32>,
+    /// Parts per UTC day.
+    pub daily: Option<u32>,
+    /// Parts per UTC month.
+    pub monthly: Option<u32>,
+}
+
+impl ModemLimits {
+    /// The limits in force for a modem: its own where set, else the policy's.
+    fn effective(&self, p: &Policy) -> (u32, u32, u32) {
+        (
+            self.per_minute.unwrap_or(p.per_minute),
+            self.daily.unwrap_or(p.daily),
+            self.monthly.unwrap_or(p.monthly),
+        )
+    }
+}
+
 #[derive(Debug)]
 struct ModemSlot {
     group: String,
+    limits: ModemLimits,
     ready: bool,
     busy: Option<MessageId>,
     /// Woken for new work and not yet asked for it: not woken again meanwhile, so a burst of messages
@@ -248,6 +271,7 @@ impl Scheduler {
             id,
             ModemSlot {
                 group,
+                limits: ModemLimits::default(),
                 ready,
                 busy: None,
                 woken: false,
@@ -261,6 +285,41 @@ impl Scheduler {
     /// Removes a modem (unplugged for good).
     pub fn remove_modem(&mut self, id: &ModemId) {
         self.modems.remove(id);
+    }
+
+    /// Sets a modem's own rate limit and quotas.
+    pub fn set_limits(&mut self, id: &ModemId, limits: ModemLimits) {
+        if let Some(m) = self.modems.get_mut(id) {
+            m.limits = limits;
+        }
+    }
+
+    /// Moves a modem to another group (routing); a message it is sending finishes there.
+    pub fn set_group(&mut self, id: &ModemId, group: String) {
+        if let Some(m) = self.modems.get_mut(id) {
+            m.group = group;
+        }
+    }
+
+    /// The group a modem serves.
+    pub fn group_of_modem(&self, id: &ModemId) -> Option<&str> {
+        self.modems.get(id).map(|m| m.group.as_str())
+    }
+
+    /// Messages this modem could be given: pickable or scheduled ones of its group and of no group not
+    /// pinned to another modem, plus the one it is sending. Counted for display, not for decisions.
+    pub fn queue_depth(&self, id: &ModemId) -> usize {
+        let Some(slot) = self.modems.get(id) else {
+            return 0;
+        };
+        let group = Some(slot.group.clone());
+        self.jobs
+            .values()
+            .filter(|e| e.state != JobState::Settling && !e.cancelled)
+            .filter(|e| e.job.group.is_none() || e.job.group == group)
+            .filter(|e| e.job.pinned.as_ref().is_none_or(|p| p == id))
+            .filter(|e| e.state == JobState::Queued || slot.busy == Some(e.job.id))
+            .count()
     }
 
     /// Marks a modem ready or not; returns whether it changed.
@@ -304,12 +363,13 @@ impl Scheduler {
             .iter()
             .filter(|(_, m)| m.ready && m.busy.is_none() && !m.woken && group.is_none_or(|g| g == m.group))
             .filter(|(_, m)| {
+                let (per_minute, daily, monthly) = m.limits.effective(p);
                 let recent = m.window.iter().filter(|t| **t > now - RATE_WINDOW_MS).count() as u32;
                 let day_used = if m.day.0 == day_of(now) { m.day.1 } else { 0 };
                 let month_used = if m.month.0 == month_of(now) { m.month.1 } else { 0 };
-                (p.per_minute == 0 || recent < p.per_minute)
-                    && (p.daily == 0 || day_used < p.daily)
-                    && (p.monthly == 0 || month_used < p.monthly)
+                (per_minute == 0 || recent < per_minute)
+                    && (daily == 0 || day_used < daily)
+                    && (monthly == 0 || month_used < monthly)
             })
             .take(count)
             .map(|(id, _)| id.clone())
@@ -478,10 +538,10 @@ impl Scheduler {
 
     /// Room (parts) the modem's SIM has right now, and when more room appears if it has none.
     fn room(&mut self, modem: &ModemId, now: i64) -> (u32, Option<i64>) {
-        let policy = self.policy.clone();
         let Some(slot) = self.modems.get_mut(modem) else {
             return (0, None);
         };
+        let (per_minute, daily, monthly) = slot.limits.effective(&self.policy);
         while slot.window.front().is_some_and(|t| *t <= now - RATE_WINDOW_MS) {
             slot.window.pop_front();
         }
@@ -493,22 +553,22 @@ impl Scheduler {
         }
         let mut room = u32::MAX;
         let mut wake: Option<i64> = None;
-        if policy.per_minute > 0 {
+        if per_minute > 0 {
             let used = slot.window.len() as u32;
-            room = room.min(policy.per_minute.saturating_sub(used));
+            room = room.min(per_minute.saturating_sub(used));
             if let Some(first) = slot.window.front() {
                 wake = Some(first + RATE_WINDOW_MS);
             }
         }
-        if policy.daily > 0 {
-            let left = policy.daily.saturating_sub(slot.day.1);
+        if daily > 0 {
+            let left = daily.saturating_sub(slot.day.1);
             if left == 0 {
                 wake = Some((slot.day.0 + 1) * DAY_MS);
             }
             room = room.min(left);
         }
-        if policy.monthly > 0 {
-            let left = policy.monthly.saturating_sub(slot.month.1);
+        if monthly > 0 {
+            let left = monthly.saturating_sub(slot.month.1);
             if left == 0 {
                 wake = Some(next_month_start(slot.month.0));
             }
@@ -540,7 +600,10 @@ impl Scheduler {
             }
             return Pick::Wait(wake);
         }
-        let per_minute = self.policy.per_minute;
+        let per_minute = self
+            .modems
+            .get(modem)
+            .map_or(self.policy.per_minute, |m| m.limits.effective(&self.policy).0);
         let queues: Vec<&BTreeMap<Reverse<i32>, AccountQueues>> =
             [self.ready.get(&Some(group.clone())), self.ready.get(&None)]
                 .into_iter()

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use self::core::{Job, Pick, Policy, Resolution, Scheduler, SendResult, SentCounts};
+use self::core::{Job, ModemLimits, Pick, Policy, Resolution, Scheduler, SendResult, SentCounts};
 use crate::clock::Clock;
 use crate::modem::{ModemId, ModemSender, OutgoingPart, SendError, SendRequest};
 use crate::store::{AttemptEnd, AttemptOutcome, MessageId, QueuedRow, Store, StoreResult};
@@ -128,9 +128,14 @@ impl Dispatcher {
             let mut core = self.core();
             let mut groups: Vec<(Option<String>, usize)> = Vec::new();
             for job in jobs {
-                match groups.iter_mut().find(|(g, _)| *g == job.group) {
-                    Some((_, n)) => *n += 1,
-                    None => groups.push((job.group.clone(), 1)),
+                // A pinned message can go through one modem only: wake that one, not any of its group.
+                if let Some(modem) = &job.pinned {
+                    wake.push(modem.clone());
+                } else {
+                    match groups.iter_mut().find(|(g, _)| *g == job.group) {
+                        Some((_, n)) => *n += 1,
+                        None => groups.push((job.group.clone(), 1)),
+                    }
                 }
                 core.enqueue(job, now);
             }
@@ -216,6 +221,29 @@ impl Dispatcher {
         if changed && ready {
             self.wake(std::slice::from_ref(id));
         }
+    }
+
+    /// Sets a modem's own rate limit and quotas (live: the next pick uses them) and wakes it, since a
+    /// higher limit may let it send now.
+    pub fn set_modem_limits(&self, id: &ModemId, limits: ModemLimits) {
+        self.core().set_limits(id, limits);
+        self.wake(std::slice::from_ref(id));
+    }
+
+    /// Moves a modem to another routing group (live) and wakes it for that group's messages.
+    pub fn set_modem_group(&self, id: &ModemId, group: String) {
+        self.core().set_group(id, group);
+        self.wake(std::slice::from_ref(id));
+    }
+
+    /// The group a modem serves, if it is attached.
+    pub fn modem_group(&self, id: &ModemId) -> Option<String> {
+        self.core().group_of_modem(id).map(str::to_owned)
+    }
+
+    /// Messages waiting that this modem could send, plus the one it is sending (for display).
+    pub fn queue_depth(&self, id: &ModemId) -> usize {
+        self.core().queue_depth(id)
     }
 
     /// Stops a modem's sender task (after its current send) and forgets the modem.

@@ -474,3 +474,58 @@ async fn a_modem_that_is_not_ready_gets_nothing_until_it_is() {
     gw.handle_event(ModemEvent::State(state)).await;
     wait_status(&gw, id, MessageStatus::Sent, Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_pinned_message_wakes_its_own_modem() {
+    let (_d, gw, p) = setup(|_| {}).await;
+    let a = FakeModem::new("a", Behaviour::Ok, Duration::ZERO);
+    let b = FakeModem::new("b", Behaviour::Ok, Duration::ZERO);
+    gw.attach_modem(a.clone(), "default", true).await.unwrap();
+    gw.attach_modem(b.clone(), "default", true).await.unwrap();
+    // Waking "any idle modem of the group" would often wake `a`, which may not take it, and `b` would
+    // sleep on: every one of these must go out through `b`, promptly.
+    for n in 0..8 {
+        let prepared = crate::store::NewMessage {
+            id: MessageId::new(),
+            recipient: format!("+4860020{n:04}"),
+            group: None,
+            text: "pinned".into(),
+            encoding: crate::store::TextEncoding::Gsm7,
+            priority: 0,
+            send_at: None,
+            valid_until: None,
+            delivery_report: false,
+            client_ref: None,
+            parts: vec![crate::store::NewPart {
+                pdu: vec![0, 0x11],
+                tpdu_len: 1,
+            }],
+        };
+        let id = prepared.id;
+        let crate::store::Submitted::Created(mut created) = gw
+            .store()
+            .submit_pinned(p.account_id, prepared, "b", gw.now_ms())
+            .await
+            .unwrap()
+        else {
+            panic!("not created")
+        };
+        let m = created.remove(0);
+        gw.dispatcher().enqueue(vec![Job {
+            id: m.id,
+            account: m.account_id,
+            priority: 0,
+            group: None,
+            parts: m.parts,
+            send_at: 0,
+            valid_until: None,
+            attempts: 0,
+            retry_at: 0,
+            avoid: Vec::new(),
+            pinned: Some(ModemId("b".into())),
+        }]);
+        wait_status(&gw, id, MessageStatus::Sent, Duration::from_secs(5)).await;
+    }
+    assert_eq!(b.sends().len(), 8);
+    assert!(a.sends().is_empty());
+}

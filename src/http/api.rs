@@ -424,23 +424,7 @@ pub async fn delete_inbox(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// modems and USSD
-
-/// `GET /api/v1/modems`.
-pub async fn list_modems(State(state): State<ApiState>, caller: Caller) -> Result<Response, Problem> {
-    caller.require(Scope::ModemsRead)?;
-    Ok(Json(serde_json::json!({ "items": state.gateway.modems(&caller.principal).await? })).into_response())
-}
-
-/// `GET /api/v1/modems/{id}`.
-pub async fn get_modem(
-    State(state): State<ApiState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, Problem> {
-    caller.require(Scope::ModemsRead)?;
-    Ok(Json(state.gateway.modem(&caller.principal, &id).await?).into_response())
-}
+// USSD (the modem routes are in `super::modems`)
 
 /// `POST /api/v1/ussd` body.
 #[derive(Debug, Deserialize)]
@@ -459,10 +443,12 @@ pub async fn ussd(
     StrictJson(body): StrictJson<UssdBody>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Ussd)?;
-    let reply = state
-        .gateway
-        .ussd(&caller.principal, &body.modem, &body.code)
-        .await?;
+    let source = caller.peer.to_string();
+    let by = crate::app::Requester {
+        who: &caller.principal,
+        source: Some(&source),
+    };
+    let reply = state.gateway.modem_ussd(by, &body.modem, &body.code).await?;
     Ok(Json(reply).into_response())
 }
 

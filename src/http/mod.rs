@@ -9,6 +9,7 @@ pub mod client;
 pub mod extract;
 pub mod health;
 pub mod kannel;
+pub mod modems;
 pub mod panel;
 pub mod problem;
 pub mod ratelimit;
@@ -84,8 +85,16 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ),
         ("/inbox", get(api::list_inbox)),
         ("/inbox/{id}", get(api::get_inbox).delete(api::delete_inbox)),
-        ("/modems", get(api::list_modems)),
-        ("/modems/{id}", get(api::get_modem)),
+        ("/modems", get(modems::list)),
+        ("/modems/{id}", get(modems::get)),
+        ("/modems/{id}/at", post(modems::at)),
+        ("/modems/{id}/restart", post(modems::restart)),
+        ("/modems/{id}/ussd", post(modems::ussd)),
+        ("/modems/{id}/sms", post(modems::test_sms)),
+        (
+            "/modems/{id}/settings",
+            get(modems::get_settings).put(modems::put_settings),
+        ),
         ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),

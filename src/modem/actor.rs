@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::config::ModemConfig;
+use super::overrides::SimSettings;
 use super::port::{Port, is_gone};
 use super::types::*;
 use crate::at::codec::{CTRL_Z, ESC};
@@ -126,7 +127,15 @@ pub(crate) enum Request {
     },
     At {
         line: String,
+        /// How long to wait for the final result.
+        limit: Duration,
         reply: oneshot::Sender<Result<AtReply, ModemError>>,
+    },
+    /// Start a new session (re-init from the probe on), as after a reboot.
+    Restart { reply: oneshot::Sender<()> },
+    /// Re-read the run-time SIM settings and apply what can be applied now (SMSC).
+    Reconfigure {
+        reply: oneshot::Sender<Result<(), ModemError>>,
     },
 }
 
@@ -134,6 +143,8 @@ pub(crate) enum Request {
 #[derive(Clone)]
 pub struct ModemHandle {
     tx: mpsc::Sender<Request>,
+    /// Default limit of raw AT commands.
+    network_timeout: Duration,
     state: watch::Receiver<ModemState>,
     ussd: broadcast::Sender<UssdReply>,
 }
@@ -170,17 +181,49 @@ impl ModemHandle {
         .await
     }
 
-    /// Runs a raw AT command line (for diagnosis) and returns its lines and final result.
+    /// Runs a raw AT command line (for diagnosis) and returns its lines and final result, waiting up to
+    /// the network timeout.
     pub async fn at(&self, line: &str) -> Result<AtReply, ModemError> {
+        let limit = self.network_timeout;
+        self.at_within(line, limit).await
+    }
+
+    /// [`ModemHandle::at`] with its own limit for the final result. The command waits its turn in the
+    /// actor's queue, so it never interleaves with a send.
+    pub async fn at_within(&self, line: &str, limit: Duration) -> Result<AtReply, ModemError> {
         let (reply, rx) = oneshot::channel();
         self.request(
             Request::At {
                 line: line.to_owned(),
+                limit,
                 reply,
             },
             rx,
         )
         .await
+    }
+
+    /// Asks the actor to start over: close the port, probe and initialise again. Resolves when the
+    /// actor took the request (the modem comes back through its phases; watch [`ModemHandle::state`]).
+    pub async fn restart(&self) -> Result<(), ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Restart { reply })
+            .await
+            .map_err(|_| ModemError::Stopped)?;
+        rx.await.map_err(|_| ModemError::Stopped)
+    }
+
+    /// Asks the actor to apply changed run-time SIM settings ([`super::OverrideTable`]): the SMSC at
+    /// once when in service, the PIN at the next PIN request (a failed or waiting modem retries now).
+    pub async fn reconfigure(&self) -> Result<(), ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.request(Request::Reconfigure { reply }, rx).await
+    }
+
+    /// Requests waiting in the actor's queue (sends, USSD, raw AT).
+    pub fn pending_requests(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// USSD messages the network sent on its own (network-initiated sessions).
@@ -257,7 +300,13 @@ pub fn spawn_with_opener(
     let initial = ModemState::new(name, config.port.display().to_string());
     let (state_tx, state_rx) = watch::channel(initial.clone());
     let (ussd, _) = broadcast::channel(8);
+    let network_timeout = config.timeouts.network;
+    let file_sim = SimSettings {
+        pin: config.pin.clone(),
+        smsc: config.smsc.clone(),
+    };
     let actor = Actor {
+        file_sim,
         opener,
         cfg: config,
         state: initial,
@@ -284,6 +333,7 @@ pub fn spawn_with_opener(
     tokio::spawn(tracing::Instrument::instrument(actor.run(), span));
     ModemHandle {
         tx,
+        network_timeout,
         state: state_rx,
         ussd,
     }
@@ -393,6 +443,8 @@ enum Wake {
 }
 
 struct Actor {
+    /// PIN and SMSC from the config file, under the run-time overrides.
+    file_sim: SimSettings,
     opener: Opener,
     cfg: ModemConfig,
     state: ModemState,
@@ -493,6 +545,27 @@ impl Actor {
         self.publish();
     }
 
+    /// Takes the run-time SIM settings of this modem (by IMEI) over the config file's. Returns whether
+    /// the SMSC changed. A changed PIN may be entered once more.
+    fn apply_overrides(&mut self) -> bool {
+        let over = self
+            .state
+            .imei
+            .as_deref()
+            .and_then(|imei| self.cfg.overrides.get(imei))
+            .unwrap_or_default();
+        let pin = over.pin.or_else(|| self.file_sim.pin.clone());
+        let smsc = over.smsc.or_else(|| self.file_sim.smsc.clone());
+        if pin != self.cfg.pin {
+            info!("SIM PIN setting changed");
+            self.pin_attempted = false;
+            self.cfg.pin = pin;
+        }
+        let smsc_changed = smsc != self.cfg.smsc;
+        self.cfg.smsc = smsc;
+        smsc_changed
+    }
+
     fn publish(&mut self) {
         let changed = *self.state_tx.borrow() != self.state;
         if changed {
@@ -515,9 +588,21 @@ impl Actor {
                     self.note_ack_offline(what, stored);
                 }
                 req = self.rx.recv(), if self.rx_open => match req {
-                    Some(Request::At { line, reply }) => {
-                        let result = self.raw_at_offline(&line).await;
+                    Some(Request::At { reply, .. }) if reply.is_closed() => {}
+                    Some(Request::At { line, limit, reply }) => {
+                        let result = self.raw_at_offline(&line, limit).await;
                         let _ = reply.send(result);
+                    }
+                    // A technician's restart or new SIM settings: retry now instead of after the backoff.
+                    Some(Request::Restart { reply }) => {
+                        info!("restart requested while out of service");
+                        let _ = reply.send(());
+                        return Ok(());
+                    }
+                    Some(Request::Reconfigure { reply }) => {
+                        self.apply_overrides();
+                        let _ = reply.send(Ok(()));
+                        return Ok(());
                     }
                     Some(req) => self.reject(req),
                     None => self.rx_open = false,
@@ -528,15 +613,13 @@ impl Actor {
 
     /// Raw AT while the modem is out of service (failed: no SIM, PIN rejected, PUK needed): technicians
     /// need exactly then to talk to it. The port is opened for this one command.
-    async fn raw_at_offline(&mut self, line: &str) -> Result<AtReply, ModemError> {
+    async fn raw_at_offline(&mut self, line: &str, limit: Duration) -> Result<AtReply, ModemError> {
         let port = (self.opener)(&self.cfg.port, self.cfg.baud)
             .map_err(|e| ModemError::Port(format!("open {}: {e}", self.cfg.port.display())))?;
         self.port = Some(port);
         let cmd = Raw(line.to_owned());
         let secret = is_pin_command(line);
-        let result = self
-            .transact(&cmd.line(), cmd.expect(), self.cfg.timeouts.network, secret)
-            .await;
+        let result = self.transact(&cmd.line(), cmd.expect(), limit, secret).await;
         self.port = None;
         self.urcs.clear();
         result
@@ -566,6 +649,12 @@ impl Actor {
                 let _ = reply.send(Err(ModemError::NotReady { phase }));
             }
             Request::At { reply, .. } => {
+                let _ = reply.send(Err(ModemError::NotReady { phase }));
+            }
+            Request::Restart { reply } => {
+                let _ = reply.send(());
+            }
+            Request::Reconfigure { reply } => {
                 let _ = reply.send(Err(ModemError::NotReady { phase }));
             }
         }

@@ -664,3 +664,71 @@ async fn ussd_menu_continuation_and_network_initiated() {
     let got = tokio::time::timeout(WAIT, pushed.recv()).await.unwrap().unwrap();
     assert_eq!(got.text.as_deref(), Some("Reply 1 to confirm"));
 }
+
+#[tokio::test]
+async fn technician_restart_and_run_time_pin() {
+    // No PIN in the config: the modem fails; a PIN set at run time (by IMEI) and a reconfigure bring
+    // it up without waiting for the backoff.
+    let locked = FakeState {
+        pin: Some("1234".into()),
+        unlocked: false,
+        ..FakeState::default()
+    };
+    let table = OverrideTable::default();
+    let shared = table.clone();
+    let mut r = rig_with(locked, move |c| {
+        c.overrides = shared;
+        c.backoff_initial = Duration::from_secs(30);
+        c.backoff_max = Duration::from_secs(30);
+    });
+    let s = until(&r.handle, "failed", |s| s.phase == ModemPhase::Failed).await;
+    assert!(s.last_error.unwrap().contains("none configured"));
+    table.set(
+        "490154203237518",
+        SimSettings {
+            pin: Some("1234".into()),
+            smsc: Some("+48601000310".into()),
+        },
+    );
+    r.handle.reconfigure().await.unwrap();
+    ready(&r.handle).await;
+    let log = r.fake.with(|f| f.log.clone());
+    assert!(log.iter().any(|l| l == "AT+CSCA=\"+48601000310\""), "{log:?}");
+
+    // Restart: the session starts over (probe, echo off, PDU mode) and comes back by itself.
+    let before = r
+        .fake
+        .with(|f| f.log.iter().filter(|l| *l == "AT+CMGF=0").count());
+    while r.events.try_recv().is_ok() {}
+    let events = &mut r.events;
+    r.handle.restart().await.unwrap();
+    let phases = tokio::time::timeout(WAIT, async {
+        let mut seen = Vec::new();
+        while let Some(ev) = events.recv().await {
+            if let ModemEvent::State(s) = ev {
+                seen.push(s.phase);
+                if s.phase == ModemPhase::Ready && seen.contains(&ModemPhase::Probing) {
+                    return seen;
+                }
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(phases.contains(&ModemPhase::Recovering), "{phases:?}");
+    let after = r
+        .fake
+        .with(|f| f.log.iter().filter(|l| *l == "AT+CMGF=0").count());
+    assert_eq!(after, before + 1);
+
+    // A raw command gets its own limit and goes through the queue.
+    let reply = r
+        .handle
+        .at_within("AT+CSQ", Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(reply.result, crate::at::FinalResult::Ok);
+    assert_eq!(r.handle.pending_requests(), 0);
+    r.shutdown.cancel();
+}

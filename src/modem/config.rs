@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::overrides::OverrideTable;
 use crate::at::command::TimeoutClass;
 
 /// Default line speed: 115200 8N1, what USB modems ignore and real UARTs of GSM modules default to.
@@ -134,6 +135,10 @@ pub struct ModemConfig {
     pub backoff_max: Duration,
     /// Whether to try `AT+CFUN=1,1` when the modem stops answering (after ESC and a port reopen failed).
     pub reset_on_hang: bool,
+    /// SIM settings set at run time by IMEI (PIN, SMSC); they win over `pin` and `smsc`. Not part of
+    /// the file: the gateway shares one table with every actor.
+    #[serde(skip)]
+    pub overrides: OverrideTable,
 }
 
 impl Default for ModemConfig {
@@ -154,6 +159,7 @@ impl Default for ModemConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             reset_on_hang: true,
+            overrides: OverrideTable::default(),
         }
     }
 }

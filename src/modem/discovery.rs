@@ -1,8 +1,9 @@
-//! Which modems run: reconciles the wanted set (configured ports, plus serial devices appearing in
-//! watched directories such as a hw-sim link directory or `/dev/gsm`) with the running actors, in the
-//! style of a controller loop rather than one-off events. Modems are known by IMEI once identified, so a
+//! Which modems run: reconciles the wanted set (configured ports, serial devices appearing in watched
+//! directories such as a hw-sim link directory or `/dev/gsm`, and modems' AT ports reported by udev,
+//! see [`super::hotplug`]) with the running actors, in the style of a controller loop: a udev event only
+//! changes the wanted set and triggers a pass at once, the periodic pass catches everything else. Modems are known by IMEI once identified, so a
 //! modem that shows up on another path keeps its identity: the stale actor on the old path is retired.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use tracing::info;
 
 use super::actor::{ModemHandle, spawn};
 use super::config::ModemConfig;
+use super::hotplug::{self, HotplugAction};
 use super::types::{ModemEvent, ModemPhase, ModemState};
 
 /// How to find modems at run time.
@@ -30,6 +32,9 @@ pub struct DiscoveryConfig {
     pub template: ModemConfig,
     /// A discovered modem whose device is gone this long is retired.
     pub retire_after: Duration,
+    /// Also follow udev's device events (modems' AT ports marked by the appliance's rules). Where udev
+    /// does not run, the directory watch alone finds modems.
+    pub udev: bool,
 }
 
 impl Default for DiscoveryConfig {
@@ -40,6 +45,7 @@ impl Default for DiscoveryConfig {
             interval: Duration::from_secs(1),
             template: ModemConfig::default(),
             retire_after: Duration::from_secs(30),
+            udev: false,
         }
     }
 }
@@ -112,12 +118,21 @@ pub fn run(
         start(&bank, config, true, &events, &shutdown);
     }
     let task_bank = bank.clone();
+    let (hotplug_tx, mut hotplug_rx) = mpsc::channel(HOTPLUG_QUEUE);
+    if discovery.udev {
+        hotplug::start(hotplug_tx, shutdown.clone());
+    } else {
+        drop(hotplug_tx);
+    }
     tokio::spawn(async move {
+        // AT ports udev reported present: wanted like devices in the watched directories.
+        let mut hotplugged: BTreeSet<PathBuf> = BTreeSet::new();
         loop {
-            reconcile(&task_bank, &discovery, &events, &shutdown);
+            reconcile(&task_bank, &discovery, &hotplugged, &events, &shutdown);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(discovery.interval) => {}
+                Some(action) = hotplug_rx.recv() => apply(&mut hotplugged, action),
             }
         }
     });
@@ -148,16 +163,57 @@ fn start(
     });
 }
 
+/// Hotplug actions waiting for the discovery loop.
+const HOTPLUG_QUEUE: usize = 64;
+
+/// Changes the wanted set by a udev action.
+fn apply(hotplugged: &mut BTreeSet<PathBuf>, action: HotplugAction) {
+    match action {
+        HotplugAction::Add(path) => {
+            if hotplugged.insert(path.clone()) {
+                info!(port = %path.display(), "udev: modem AT port appeared");
+            }
+        }
+        HotplugAction::Remove(paths) => {
+            for p in paths {
+                if hotplugged.remove(&p) {
+                    info!(port = %p.display(), "udev: modem AT port removed");
+                }
+            }
+        }
+    }
+}
+
+/// Whether an actor already runs on `path` or on another name of the same device (a udev link and a
+/// configured path may both point at `/dev/ttyUSB2`: one device, one actor).
+fn already_running(running: &BTreeMap<PathBuf, Running>, path: &Path) -> bool {
+    if running.contains_key(path) {
+        return true;
+    }
+    let Ok(device) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    running
+        .keys()
+        .any(|p| std::fs::canonicalize(p).is_ok_and(|d| d == device))
+}
+
 /// One pass: start actors for new devices, retire discovered ones that are gone or now live elsewhere.
 fn reconcile(
     bank: &ModemBank,
     discovery: &DiscoveryConfig,
+    hotplugged: &BTreeSet<PathBuf>,
     events: &mpsc::Sender<ModemEvent>,
     shutdown: &CancellationToken,
 ) {
-    for dir in &discovery.dirs {
-        for path in serial_devices(dir, &discovery.prefixes) {
-            if bank.with(|r| r.contains_key(&path)) {
+    let from_udev = hotplugged.iter().filter(|p| is_serial_device(p)).cloned();
+    let from_dirs = discovery
+        .dirs
+        .iter()
+        .flat_map(|dir| serial_devices(dir, &discovery.prefixes));
+    for path in from_dirs.chain(from_udev).collect::<Vec<_>>() {
+        {
+            if bank.with(|r| already_running(r, &path)) {
                 continue;
             }
             let name = path
@@ -211,6 +267,11 @@ fn reconcile(
     });
 }
 
+/// A character device (after following symlinks).
+fn is_serial_device(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+}
+
 /// Character devices (after following symlinks) in `dir` whose names start with one of `prefixes`.
 fn serial_devices(dir: &Path, prefixes: &[String]) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -224,7 +285,7 @@ fn serial_devices(dir: &Path, prefixes: &[String]) -> Vec<PathBuf> {
             prefixes.is_empty() || prefixes.iter().any(|p| name.starts_with(p.as_str()))
         })
         .map(|e| e.path())
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device()))
+        .filter(|p| is_serial_device(p))
         .collect();
     found.sort();
     found

@@ -8,11 +8,15 @@ pub mod actor;
 pub mod config;
 pub mod direct;
 pub mod discovery;
+pub mod guard;
+pub mod hotplug;
+pub mod overrides;
 pub mod port;
 pub mod types;
 
 pub use actor::{AtReply, ModemError, ModemHandle, Opener, UssdReply, spawn, spawn_with_opener};
 pub use config::{CnmiMode, ModemConfig, Timeouts};
+pub use overrides::{OverrideTable, SimSettings};
 pub use types::*;
 
 #[cfg(test)]

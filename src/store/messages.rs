@@ -694,8 +694,9 @@ impl Store {
                 "SELECT m.id, m.account_id, m.priority, m.route_group, m.recipient, m.send_at, m.valid_until,
                         m.attempts, m.next_attempt_at,
                         (SELECT count(*) FROM message_parts p WHERE p.message_id = m.id AND p.status = 'pending'),
-                        (SELECT p.modem FROM message_parts p WHERE p.message_id = m.id AND p.modem IS NOT NULL
-                         LIMIT 1)
+                        coalesce(m.pinned_modem,
+                                 (SELECT p.modem FROM message_parts p
+                                  WHERE p.message_id = m.id AND p.modem IS NOT NULL LIMIT 1))
                  FROM messages m WHERE m.status = 'queued' ORDER BY m.id",
             )?;
             let rows = stmt

@@ -483,3 +483,62 @@ fn group_and_any_group_queues_are_served_in_arrival_order() {
     s.enqueue(job(6, 1), T0);
     assert_eq!(drain(&mut s, "a", T0), vec![1, 2, 3, 4, 5, 6]);
 }
+
+#[test]
+fn per_modem_limits_override_the_policy() {
+    let mut p = policy();
+    p.per_minute = 10;
+    let mut s = sched(p, &[("a", "g"), ("b", "g")]);
+    s.set_limits(
+        &m("a"),
+        ModemLimits {
+            per_minute: Some(1),
+            ..ModemLimits::default()
+        },
+    );
+    for n in 1..=4 {
+        s.enqueue(job(n, 1), T0);
+    }
+    // `a` may send one part a minute, `b` keeps the policy's ten.
+    assert_eq!(drain(&mut s, "a", T0).len(), 1);
+    assert_eq!(drain(&mut s, "b", T0).len(), 3);
+    // A daily quota of 0 via the modem is "unlimited", like the policy's 0.
+    s.set_limits(
+        &m("a"),
+        ModemLimits {
+            per_minute: Some(0),
+            daily: Some(2),
+            monthly: None,
+        },
+    );
+    for n in 5..=8 {
+        s.enqueue(job(n, 1), T0 + 1);
+    }
+    assert_eq!(
+        drain(&mut s, "a", T0 + 1).len(),
+        1,
+        "one part of the day already used"
+    );
+}
+
+#[test]
+fn group_change_and_queue_depth() {
+    let mut s = sched(policy(), &[("a", "g1"), ("b", "g2")]);
+    let mut routed = job(1, 1);
+    routed.group = Some("g2".into());
+    s.enqueue(routed, T0);
+    let mut pinned = job(2, 1);
+    pinned.pinned = Some(m("b"));
+    s.enqueue(pinned, T0);
+    s.enqueue(job(3, 1), T0);
+    // a: the ungrouped one only (the other ungrouped one is pinned to b); b: all three.
+    assert_eq!(s.queue_depth(&m("a")), 1);
+    assert_eq!(s.queue_depth(&m("b")), 3);
+    assert_eq!(s.queue_depth(&m("nobody")), 0);
+    s.set_group(&m("a"), "g2".into());
+    assert_eq!(s.group_of_modem(&m("a")), Some("g2"));
+    assert_eq!(s.queue_depth(&m("a")), 2);
+    let order = drain(&mut s, "a", T0);
+    assert_eq!(order, vec![1, 3], "the pinned message waits for b");
+    assert_eq!(drain(&mut s, "b", T0), vec![2]);
+}

@@ -1,7 +1,7 @@
 //! The web panel under `/panel`: server-rendered pages (askama templates in `templates/`, a stylesheet
 //! and a little JavaScript from `static/`, all compiled into the binary: the appliance has no internet)
 //! for clients (dashboard, send with CSV upload, history, inbox, certificates, IP pool, account, deletion
-//! request) and operators (modem bank, accounts, audit log), in English and Polish.
+//! request) and operators (modem bank, one modem's control page, accounts, audit log), in English and Polish.
 //!
 //! It is another surface over [`crate::app::Gateway`], like the REST API: every page calls the same
 //! gateway methods with the same [`Principal`], so scoping (a client sees only its own rows) and role
@@ -19,6 +19,7 @@ mod certs;
 #[cfg(test)]
 mod client_tests;
 pub mod i18n;
+mod modem_pages;
 pub mod multipart;
 mod pages;
 pub mod session;
@@ -69,6 +70,7 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("inbox.html", include_str!("templates/inbox.html")),
     ("modems.html", include_str!("templates/modems.html")),
     ("modem_rows.html", include_str!("templates/modem_rows.html")),
+    ("modem.html", include_str!("templates/modem.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
     ("account.html", include_str!("templates/account.html")),
     ("certs.html", include_str!("templates/certs.html")),
@@ -103,6 +105,12 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/inbox", get(pages::inbox))
         .route("/panel/modems", get(pages::modems))
         .route("/panel/modems/rows", get(pages::modem_rows))
+        .route("/panel/modems/{id}", get(modem_pages::modem))
+        .route("/panel/modems/{id}/ussd", post(modem_pages::ussd))
+        .route("/panel/modems/{id}/at", post(modem_pages::at))
+        .route("/panel/modems/{id}/sms", post(modem_pages::test_sms))
+        .route("/panel/modems/{id}/settings", post(modem_pages::settings))
+        .route("/panel/modems/{id}/restart", post(modem_pages::restart))
         .route("/panel/sim/inject", post(pages::sim_inject))
         .route("/panel/sim/plug", post(pages::sim_plug))
         .route("/panel/tokens", get(pages::tokens).post(pages::create_token))

@@ -784,6 +784,8 @@ pub async fn inbox(
 
 /// One modem as the bank table shows it.
 pub struct ModemRow {
+    /// Id (IMEI once known) for the link to the modem's page.
+    id: String,
     name: String,
     up: bool,
     phase: String,
@@ -831,6 +833,7 @@ fn modem_row(m: &crate::app::ModemRecord) -> ModemRow {
         .and_then(|v| v.as_u64())
         .and_then(|v| u8::try_from(v).ok());
     ModemRow {
+        id: m.id.clone(),
         name: m.name.clone().unwrap_or_else(|| m.id.clone()),
         up: m.up,
         phase: text("phase"),

@@ -82,6 +82,8 @@ impl Actor {
             }
             self.state.id = ModemId(imei.clone());
             self.state.imei = Some(imei);
+            // Known by IMEI now: its run-time SIM settings apply from the PIN on.
+            self.apply_overrides();
         }
         self.publish();
         Ok(())

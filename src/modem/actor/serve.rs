@@ -217,8 +217,9 @@ impl Actor {
                 let _ = reply.send(result);
                 follow
             }
-            Request::At { line, reply } => {
-                let limit = self.cfg.timeouts.network;
+            // The caller gave up while the command waited in the queue: do not run it behind its back.
+            Request::At { reply, .. } if reply.is_closed() => FollowUp::Nothing,
+            Request::At { line, limit, reply } => {
                 let cmd = Raw(line);
                 let secret = is_pin_command(&cmd.0);
                 let result = self.transact(&cmd.line(), cmd.expect(), limit, secret).await;
@@ -228,6 +229,24 @@ impl Actor {
                         .map(|(lines, result)| AtReply { lines, result })
                         .map_err(|e| e.to_modem_error()),
                 );
+                follow
+            }
+            Request::Restart { reply } => {
+                info!("restart requested");
+                let _ = reply.send(());
+                FollowUp::Interrupt(Interrupt::Restart("restart requested".into()))
+            }
+            Request::Reconfigure { reply } => {
+                let result = if self.apply_overrides() {
+                    match self.cfg.smsc.clone() {
+                        Some(smsc) => self.exec(&Simple::set_smsc(&smsc)).await,
+                        None => Ok(()),
+                    }
+                } else {
+                    Ok(())
+                };
+                let follow = follow_up(&result);
+                let _ = reply.send(result.map_err(|e| e.to_modem_error()));
                 follow
             }
         }

@@ -485,6 +485,31 @@ impl PgStore {
         Ok(submitted)
     }
 
+    /// Stores one message that must go through `modem` only (a technician's test SMS), in one
+    /// transaction with its pin; only the node that has the modem claims it.
+    pub async fn submit_pinned(
+        &self,
+        account: AccountId,
+        message: NewMessage,
+        modem: &str,
+        now: i64,
+    ) -> StoreResult<Submitted> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let submitted = insert_submission(&tx, account, None, vec![message], now).await?;
+        if let Submitted::Created(messages) = &submitted {
+            for m in messages {
+                tx.execute(
+                    "UPDATE messages SET pinned_modem = $2 WHERE id = $1",
+                    &[&m.id.to_string(), &modem],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(submitted)
+    }
+
     /// One message, if visible in `scope`.
     pub async fn message(&self, scope: Scope, id: MessageId) -> StoreResult<Option<Message>> {
         let mut client = self.pool.get().await?;
@@ -657,6 +682,7 @@ impl PgStore {
                        AND coalesce(m.send_at, 0) <= $3 AND coalesce(m.next_attempt_at, 0) <= $3
                        AND NOT EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = m.id
                                        AND p.modem IS NOT NULL AND p.modem <> ALL($4))
+                       AND (m.pinned_modem IS NULL OR m.pinned_modem = ANY($4))
                      ORDER BY m.priority DESC, m.id
                      LIMIT $5
                      FOR UPDATE SKIP LOCKED)
@@ -665,8 +691,9 @@ impl PgStore {
                  RETURNING m.id, m.account_id, m.priority, m.route_group, m.recipient, m.send_at, m.valid_until,
                      m.attempts, m.next_attempt_at,
                      (SELECT count(*) FROM message_parts p WHERE p.message_id = m.id AND p.status = 'pending'),
-                     (SELECT p.modem FROM message_parts p WHERE p.message_id = m.id AND p.modem IS NOT NULL
-                      LIMIT 1),
+                     coalesce(m.pinned_modem,
+                              (SELECT p.modem FROM message_parts p WHERE p.message_id = m.id
+                               AND p.modem IS NOT NULL LIMIT 1)),
                      m.lease_epoch",
                 &[
                     &now,

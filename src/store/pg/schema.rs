@@ -231,8 +231,14 @@ CREATE TABLE account_tombstones (
 );
 "#;
 
+/// Version 4: a message may be pinned to one modem (a technician's test SMS); only the node that has
+/// that modem claims it.
+const V4_PINNED_MODEM: &str = r#"
+ALTER TABLE messages ADD COLUMN pinned_modem TEXT;
+"#;
+
 /// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR, V3_ACCOUNTS];
+pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR, V3_ACCOUNTS, V4_PINNED_MODEM];
 
 /// Number of the newest schema version.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();

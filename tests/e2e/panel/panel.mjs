@@ -409,14 +409,83 @@ try {
       (await page.locator("#modem-rows tr.up").count()) >= 2 && (await page.locator("#modem-rows tr.down").count()) === 0, 90000);
   });
 
-  await step("the admin's audit log shows panel logins and the deletion", async () => {
+  let modemUrl;
+  await step("a technician opens a modem's page from the bank and runs a USSD code", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/modems`);
+    await until("both modems up", async () => (await page.locator("#modem-rows tr.up").count()) >= 2, 90000);
+    await page.locator("#modem-rows tr.up a").first().click();
+    await page.waitForURL(/\/panel\/modems\/\d{15}$/);
+    modemUrl = page.url();
+    assert.equal((await page.locator("#modem-phase").textContent()).trim(), "ready");
+    await page.locator("#ussd-code").fill("*100#");
+    await page.getByRole("button", { name: "Run USSD" }).click();
+    await page.locator("#ussd-result").filter({ hasText: "balance" }).waitFor();
+    await shot(page, "modem");
+  });
+
+  await step("a technician saves modem settings and queues a test SMS through the modem", async () => {
+    const page = tech.page;
+    await page.goto(modemUrl);
+    await page.locator("#set-per-minute").fill("30");
+    await page.locator("#set-smsc").fill("+48601000310");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Settings saved and applied.").waitFor();
+    assert.equal(await page.locator("#set-per-minute").inputValue(), "30");
+    await page.locator("#test-to").fill("+48600100209");
+    await page.locator("#test-text").fill("Test modemu");
+    await page.getByRole("button", { name: "Send test SMS" }).click();
+    await page.getByText("Test SMS queued.").waitFor();
+  });
+
+  await step("the AT console is for admins only: a technician neither sees it nor can post to it", async () => {
+    const page = tech.page;
+    await page.goto(modemUrl);
+    assert.equal(await page.locator("#at-form").count(), 0);
+    const csrf = await page.locator('#ussd-form input[name="csrf"]').inputValue();
+    const r = await tech.context.request.post(`${modemUrl}/at`, {
+      form: { command: "AT+CSQ", csrf },
+      maxRedirects: 0,
+    });
+    assert.equal(r.status(), 403);
+  });
+
+  await step("an admin runs an AT command; one that would break the modem's setup is refused", async () => {
+    const page = admin.page;
+    await page.goto(modemUrl);
+    await page.locator("#at-command").fill("AT+CSQ");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.locator("#at-result").filter({ hasText: "+CSQ:" }).waitFor();
+    assert.match(await page.locator("#at-result").textContent(), /OK\s*$/);
+    await shot(page, "modem-at");
+    await page.locator("#at-command").fill("ATE1");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.locator("p.error").filter({ hasText: "refused" }).waitFor();
+    assert.equal(await page.locator("#at-result").count(), 0);
+  });
+
+  await step("a technician restarts a modem after confirming, and it comes back", async () => {
+    const page = tech.page;
+    await page.goto(modemUrl);
+    await page.locator("#restart-confirm").check();
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Restart modem" }).click();
+    await page.getByText("The modem is restarting.").waitFor();
+    await until("the modem ready again", async () => {
+      await page.goto(modemUrl);
+      return (await page.locator("#modem-phase").textContent()).trim() === "ready";
+    });
+  });
+
+  await step("the admin's audit log shows panel logins, the deletion and the modem actions", async () => {
     const page = admin.page;
     await page.goto(`${BASE}/panel/audit`);
     await page.locator("#audit").getByText("panel.login").first().waitFor();
     await page.locator("#audit").getByText("account.erased").first().waitFor();
     for (const action of ["panel.csv_sent", "account.ip_pool_changed", "account.cert_bound", "account.cert_revoked",
-      "account.cert_required_changed"]) {
-      await page.locator("#audit").getByText(action).first().waitFor();
+      "account.cert_required_changed", "modem.ussd", "modem.at", "modem.at.refused", "modem.restart", "modem.settings",
+      "modem.test_sms"]) {
+      await page.locator("#audit").getByText(action, { exact: true }).first().waitFor();
     }
   });
 

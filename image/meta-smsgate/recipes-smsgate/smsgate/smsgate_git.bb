@@ -8,7 +8,7 @@ require smsgate-source.inc
 # Every crates.io dependency, pinned by Cargo.lock (scripts/gen-crates.py writes this file).
 require smsgate-crates.inc
 
-inherit cargo
+inherit cargo pkgconfig
 
 inherit systemd useradd
 
@@ -17,6 +17,8 @@ CARGO_SRC_DIR = ""
 
 # aws-lc-sys (rustls' crypto provider) builds its C code with CMake; rusqlite's bundled SQLite with cc.
 DEPENDS += "cmake-native"
+# The modem hotplug monitor (tokio-udev -> libudev-sys) links libudev, found through pkg-config.
+DEPENDS += "udev"
 
 SYSTEMD_SERVICE:${PN} = "smsgate.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
