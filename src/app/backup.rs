@@ -486,10 +486,11 @@ impl Gateway {
     pub async fn backup_now(&self) -> std::result::Result<BackupInfo, BackupError> {
         let settings = self.inner.settings.clone();
         let now = crate::store::ms_to_datetime(self.now_ms());
+        let keep_days = self.backup_keep_days();
         tokio::task::spawn_blocking(move || {
             let key = configured_key(&settings)?;
             let info = create_backup(&settings, &key, None, now)?;
-            expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)?;
+            expire_backups(&settings.backup_dir(), keep_days, now)?;
             Ok(info)
         })
         .await

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 
 pub use self::deletion::{DELETION_INTERVAL, DeletionAccepted, ERASE_BATCH};
 pub use self::events::Inbound;
-pub use self::retention::{AccountExport, RETENTION_INTERVAL};
+pub use self::retention::{AccountExport, LastPurge, RETENTION_INTERVAL, RetentionStatus};
 pub use self::start::GatewayHandles;
 pub use self::submit::{
     EncodingChoice, MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, PRIORITY_RANGE, SubmitRequest,
@@ -154,6 +154,8 @@ struct Inner {
     modems: start::ModemRuntime,
     /// Accounts erased since start.
     erased: deletion::ErasedAccounts,
+    /// Retention periods in force (changeable at run time) and the sweep's state.
+    retention: retention::RetentionState,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

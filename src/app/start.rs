@@ -116,6 +116,7 @@ impl Gateway {
             webhooks_due.clone(),
         );
         let loaded = dispatcher.load().await?;
+        let retention = super::retention::RetentionState::load(&store, &settings.retention).await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -126,6 +127,7 @@ impl Gateway {
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
                 erased: Default::default(),
+                retention,
             }),
         };
         gateway.spawn_event_loop();
