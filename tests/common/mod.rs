@@ -43,7 +43,11 @@ pub async fn start() -> Gw {
 /// Starts with adjusted settings; `modems` = `Gateway::start` (with the simulated bank when `[sim]` asks),
 /// else `Gateway::open` (no modems).
 pub async fn start_with(adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), adjust, modems).await
+}
+
+/// [`start_with`] over a data directory that may already hold a database (e.g. a restored backup).
+pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw {
     let mut settings = Settings::default_with_data_dir(dir.path());
     settings.http.max_body_bytes = MAX_BODY;
     adjust(&mut settings);
