@@ -296,6 +296,14 @@ pub fn create_backup(
     }
     // Appears under its final name only when complete.
     std::fs::rename(&partial.0, &target).map_err(io(&target))?;
+    write_sidecar(
+        &target,
+        &Sidecar {
+            schema_version: manifest.schema_version,
+            db_bytes: manifest.db_bytes,
+            verified_at: None,
+        },
+    );
     let bytes = std::fs::metadata(&target).map_err(io(&target))?.len();
     info!(path = %target.display(), bytes, "backup written");
     Ok(BackupInfo {
@@ -337,6 +345,7 @@ pub fn expire_backups(dir: &Path, keep_days: u32, now: OffsetDateTime) -> Result
     for b in list_backups(dir)? {
         if b.created_at < cutoff {
             std::fs::remove_file(&b.path).map_err(io(&b.path))?;
+            let _ = std::fs::remove_file(sidecar_path(&b.path));
             info!(path = %b.path.display(), "expired backup deleted");
             gone.push(b.path);
         }
@@ -424,11 +433,75 @@ pub fn decrypt_backup(file: &Path, key: &RestoreKey, dest: &Path) -> Result<Mani
     result
 }
 
-/// Decrypts and checks a backup without restoring it.
+/// Decrypts and checks a backup without restoring it; a pass is recorded beside it (see [`Sidecar`]).
 pub fn verify_backup(file: &Path, key: &RestoreKey, scratch_dir: &Path) -> Result<Manifest> {
     std::fs::create_dir_all(scratch_dir).map_err(io(scratch_dir))?;
     let tmp = TempFile::beside(scratch_dir, "verify");
-    decrypt_to(file, key, &tmp.0)
+    let manifest = decrypt_to(file, key, &tmp.0)?;
+    write_sidecar(
+        file,
+        &Sidecar {
+            schema_version: manifest.schema_version,
+            db_bytes: manifest.db_bytes,
+            verified_at: Some(OffsetDateTime::now_utc()),
+        },
+    );
+    Ok(manifest)
+}
+
+/// What is known about a backup without decrypting it, kept in `<backup>.json` beside it: written when
+/// the backup is taken and again when it passes a verification. Holds no data of the database (schema
+/// version, size, time of the last good verification), so it may sit unencrypted next to the backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub schema_version: usize,
+    pub db_bytes: u64,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub verified_at: Option<OffsetDateTime>,
+}
+
+fn sidecar_path(backup: &Path) -> PathBuf {
+    let mut p = backup.as_os_str().to_owned();
+    p.push(".json");
+    PathBuf::from(p)
+}
+
+/// Best effort: a missing sidecar only means the panel shows "unknown" until the next verification.
+fn write_sidecar(backup: &Path, sidecar: &Sidecar) {
+    let path = sidecar_path(backup);
+    let written = serde_json::to_vec(sidecar)
+        .map_err(std::io::Error::other)
+        .and_then(|json| {
+            let tmp = path.with_extension("json.tmp");
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&json)?;
+            std::fs::rename(&tmp, &path)
+        });
+    if let Err(e) = written {
+        warn!(path = %path.display(), error = %e, "cannot write the backup's sidecar");
+    }
+}
+
+/// The sidecar of `backup`, if present and readable.
+pub fn read_sidecar(backup: &Path) -> Option<Sidecar> {
+    let bytes = std::fs::read(sidecar_path(backup)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The backup called `name` in `dir`: only names the service itself gives (`smsgate-<time>.db.age`),
+/// so a request cannot point outside the backup directory.
+pub fn backup_by_name(dir: &Path, name: &str) -> Option<PathBuf> {
+    time_of_name(name)?;
+    if name.contains('/') || name.contains('\\') {
+        return None;
+    }
+    let path = dir.join(name);
+    path.is_file().then_some(path)
 }
 
 /// An exclusive lock on the data directory held by the running service (`<data_dir>/smsgate.lock`).
@@ -464,6 +537,11 @@ pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock> {
 /// so a wrong key or a damaged backup leaves it untouched. An older schema is migrated at the next start.
 pub fn restore_backup(settings: &Settings, file: &Path, key: &RestoreKey) -> Result<Manifest> {
     let _lock = lock_data_dir(&settings.data_dir)?;
+    restore_unlocked(settings, file, key)
+}
+
+/// [`restore_backup`] for a caller that already holds the data directory's lock.
+fn restore_unlocked(settings: &Settings, file: &Path, key: &RestoreKey) -> Result<Manifest> {
     let tmp = TempFile::beside(&settings.data_dir, "restore");
     let manifest = decrypt_to(file, key, &tmp.0)?;
     let db_path = settings.database_path();
@@ -523,5 +601,250 @@ impl Gateway {
                 }
             }
         });
+    }
+}
+
+/// File in the data directory naming a backup to restore at the next start of the service (staged from
+/// the panel: replacing the database under the running service would pull it away from every task).
+pub const STAGED_RESTORE_FILE: &str = "restore-staged.json";
+
+/// A restore staged from the panel, carried out at the next start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedRestore {
+    pub backup: PathBuf,
+    pub requested_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    pub source_ip: Option<String>,
+    /// Schema version of the backup (checked when staged).
+    pub schema_version: usize,
+}
+
+/// The restore staged in `data_dir`, if any.
+pub fn staged_restore(data_dir: &Path) -> Option<StagedRestore> {
+    let bytes = std::fs::read(data_dir.join(STAGED_RESTORE_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// What [`apply_staged_restore`] did, for the audit log of the restored database.
+#[derive(Debug, Clone)]
+pub struct AppliedRestore {
+    pub staged: StagedRestore,
+    /// The database replaced, saved as a backup first.
+    pub previous: BackupInfo,
+    pub manifest: Manifest,
+}
+
+/// At service start, with the data directory's lock held and before the database is opened: carries out a
+/// restore staged from the panel. The database about to be replaced is first saved as a new backup (a
+/// wrong choice can be undone), then the staged backup is checked and restored exactly as by
+/// `smsgate backup restore`. The marker is removed first, whatever the outcome, so a failing restore
+/// cannot repeat at every start.
+pub fn apply_staged_restore(settings: &Settings) -> Result<Option<AppliedRestore>> {
+    let marker = settings.data_dir.join(STAGED_RESTORE_FILE);
+    let Some(staged) = staged_restore(&settings.data_dir) else {
+        if marker.exists() {
+            warn!(path = %marker.display(), "unreadable staged restore ignored and removed");
+            std::fs::remove_file(&marker).map_err(io(&marker))?;
+        }
+        return Ok(None);
+    };
+    std::fs::remove_file(&marker).map_err(io(&marker))?;
+    let key = own_restore_key(&settings.data_dir)?;
+    let previous = create_backup(
+        settings,
+        &configured_key(settings)?,
+        None,
+        OffsetDateTime::now_utc(),
+    )?;
+    let manifest = restore_unlocked(settings, &staged.backup, &key)?;
+    info!(backup = %staged.backup.display(), by = %staged.requested_by, "staged restore carried out");
+    Ok(Some(AppliedRestore {
+        staged,
+        previous,
+        manifest,
+    }))
+}
+
+/// One backup as the panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupEntry {
+    pub name: String,
+    pub info: BackupInfo,
+    /// Schema and last good verification, when known.
+    pub sidecar: Option<Sidecar>,
+}
+
+impl From<BackupError> for super::AppError {
+    fn from(e: BackupError) -> Self {
+        match e {
+            BackupError::WrongKey
+            | BackupError::Invalid(_)
+            | BackupError::NewerSchema { .. }
+            | BackupError::BadKey(_)
+            | BackupError::ServiceRunning(_) => super::AppError::validation("backup", e.to_string()),
+            other => super::AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl Gateway {
+    /// The backups in `backup.dir`, newest first: admins only.
+    pub async fn backups(&self, who: &super::Principal) -> super::AppResult<Vec<BackupEntry>> {
+        who.require_admin()?;
+        let dir = self.inner.settings.backup_dir();
+        let mut list = tokio::task::spawn_blocking(move || list_backups(&dir))
+            .await
+            .map_err(|e| super::AppError::Internal(e.to_string()))??;
+        list.reverse();
+        Ok(list
+            .into_iter()
+            .map(|info| BackupEntry {
+                name: info
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sidecar: read_sidecar(&info.path),
+                info,
+            })
+            .collect())
+    }
+
+    /// Takes a backup now on an admin's request (audited `backup.created` with the admin's name).
+    pub async fn take_backup(
+        &self,
+        who: &super::Principal,
+        source_ip: Option<String>,
+    ) -> super::AppResult<BackupInfo> {
+        who.require_admin()?;
+        let info = self.backup_now().await?;
+        self.audit(
+            Some(who),
+            None,
+            source_ip,
+            "backup.created",
+            Some(format!("file={} bytes={}", info.path.display(), info.bytes)),
+        )
+        .await;
+        Ok(info)
+    }
+
+    fn named_backup(&self, name: &str) -> super::AppResult<PathBuf> {
+        backup_by_name(&self.inner.settings.backup_dir(), name).ok_or(super::AppError::NotFound("backup"))
+    }
+
+    /// Decrypts and checks a backup with the appliance's own key (audited either way).
+    pub async fn verify_named_backup(
+        &self,
+        who: &super::Principal,
+        name: &str,
+        source_ip: Option<String>,
+    ) -> super::AppResult<Manifest> {
+        who.require_admin()?;
+        let path = self.named_backup(name)?;
+        let data_dir = self.inner.settings.data_dir.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let key = own_restore_key(&data_dir)?;
+            verify_backup(&path, &key, &data_dir)
+        })
+        .await
+        .map_err(|e| super::AppError::Internal(e.to_string()))?;
+        let (action, details) = match &result {
+            Ok(m) => (
+                "backup.verified",
+                format!("file={name} schema={}", m.schema_version),
+            ),
+            Err(e) => ("backup.verify_failed", format!("file={name} error={e}")),
+        };
+        self.audit(Some(who), None, source_ip, action, Some(details))
+            .await;
+        Ok(result?)
+    }
+
+    /// The file of a backup for download: admins only, audited (`backup.downloaded`). The file stays
+    /// encrypted; without the key it is unreadable.
+    pub async fn backup_for_download(
+        &self,
+        who: &super::Principal,
+        name: &str,
+        source_ip: Option<String>,
+    ) -> super::AppResult<PathBuf> {
+        who.require_admin()?;
+        let path = self.named_backup(name)?;
+        self.audit(
+            Some(who),
+            None,
+            source_ip,
+            "backup.downloaded",
+            Some(format!("file={name}")),
+        )
+        .await;
+        Ok(path)
+    }
+
+    /// Stages a restore of backup `name` for the next start of the service, after checking it completely
+    /// (decryption with the appliance's key, checksum, integrity, schema). Audited `backup.restore_staged`.
+    pub async fn stage_restore(
+        &self,
+        who: &super::Principal,
+        name: &str,
+        source_ip: Option<String>,
+    ) -> super::AppResult<StagedRestore> {
+        let manifest = self.verify_named_backup(who, name, source_ip.clone()).await?;
+        let staged = StagedRestore {
+            backup: self.named_backup(name)?,
+            requested_by: who.login.clone(),
+            requested_at: crate::store::ms_to_datetime(self.now_ms()),
+            source_ip: source_ip.clone(),
+            schema_version: manifest.schema_version,
+        };
+        let marker = self.inner.settings.data_dir.join(STAGED_RESTORE_FILE);
+        let json = serde_json::to_vec(&staged).map_err(|e| super::AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let tmp = marker.with_extension("tmp");
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = create_private(&tmp)?;
+            f.write_all(&json).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &marker).map_err(io(&marker))
+        })
+        .await
+        .map_err(|e| super::AppError::Internal(e.to_string()))??;
+        self.audit(
+            Some(who),
+            None,
+            source_ip,
+            "backup.restore_staged",
+            Some(format!("file={name} schema={}", manifest.schema_version)),
+        )
+        .await;
+        Ok(staged)
+    }
+
+    /// The restore staged for the next start, if any (admins only).
+    pub fn staged_restore(&self, who: &super::Principal) -> super::AppResult<Option<StagedRestore>> {
+        who.require_admin()?;
+        Ok(staged_restore(&self.inner.settings.data_dir))
+    }
+
+    /// Withdraws a staged restore (audited `backup.restore_cancelled`).
+    pub async fn cancel_staged_restore(
+        &self,
+        who: &super::Principal,
+        source_ip: Option<String>,
+    ) -> super::AppResult<()> {
+        who.require_admin()?;
+        let marker = self.inner.settings.data_dir.join(STAGED_RESTORE_FILE);
+        match std::fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(super::AppError::NotFound("staged restore"));
+            }
+            Err(e) => return Err(super::AppError::Internal(e.to_string())),
+        }
+        self.audit(Some(who), None, source_ip, "backup.restore_cancelled", None)
+            .await;
+        Ok(())
     }
 }

@@ -150,11 +150,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     prepare_data_dir(&settings.data_dir)?;
     // Held while the service runs: `smsgate backup restore` refuses to replace the database under it.
     let _data_lock = smsgate::app::backup::lock_data_dir(&settings.data_dir)?;
+    // A restore staged in the panel replaces the database now, before anything opens it. If it fails the
+    // current database is untouched and the service starts with it.
+    let restored = smsgate::app::backup::apply_staged_restore(&settings);
+    if let Err(error) = &restored {
+        tracing::error!(%error, "the staged restore failed; starting with the current database");
+    }
     let sim = args.sim.is_some_and(|n| n > 0);
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await
         .context("cannot start the gateway")?;
     tracing::info!(?handles, "gateway started");
+    match restored {
+        Ok(Some(r)) => {
+            let details = format!(
+                "file={} schema={} requested_by={} requested_at={} previous_saved_as={}",
+                r.staged.backup.display(),
+                r.manifest.schema_version,
+                r.staged.requested_by,
+                r.staged.requested_at,
+                r.previous.path.display()
+            );
+            gateway
+                .audit(None, None, r.staged.source_ip, "backup.restored", Some(details))
+                .await;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            gateway
+                .audit(None, None, None, "backup.restore_failed", Some(e.to_string()))
+                .await;
+        }
+    }
     let result = run_started(&settings, &gateway, admin_password).await;
     // Whatever happened after the start, stop sends and flush the database before exiting.
     gateway.shutdown().await;
