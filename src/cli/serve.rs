@@ -230,7 +230,9 @@ async fn run_started(
         max_body_bytes: settings.http.max_body_bytes,
         rate_limit: smsgate::http::ratelimit::AccountRateLimiter::new(settings.http.requests_per_second)
             .map(Arc::new),
-    });
+    })
+    // The panel's TLS page manages the certificate this service serves.
+    .layer(axum::Extension(Arc::clone(&certificate)));
 
     let shutdown = CancellationToken::new();
     let admission = spawn_pool_admission(gateway.clone(), settings, shutdown.clone()).await;
