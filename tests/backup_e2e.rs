@@ -520,3 +520,64 @@ fn a_newer_schema_or_a_damaged_backup_never_replaces_the_live_database() {
         "no decrypted copies left behind: {leftovers:?}"
     );
 }
+
+/// A restore staged in the panel happens at the next start, exactly once: the database it replaces is
+/// saved as a backup first; a staged backup that vanished leaves the database as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_restore_runs_once_at_the_next_start() {
+    use smsgate::app::backup::{apply_staged_restore, staged_restore};
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::default_with_data_dir(dir.path());
+    let (gw, _) = Gateway::open(settings.clone()).await.unwrap();
+    let root = Principal::of(
+        &gw.create_account(None, "root", "h".into(), Role::Admin)
+            .await
+            .unwrap(),
+    );
+    let taken = gw.take_backup(&root, None).await.unwrap();
+    gw.create_account(None, "after", "h".into(), Role::Client)
+        .await
+        .unwrap();
+    let name = taken.path.file_name().unwrap().to_str().unwrap().to_owned();
+    gw.stage_restore(&root, &name, Some("192.0.2.1".into()))
+        .await
+        .unwrap();
+    gw.shutdown().await;
+
+    let applied = apply_staged_restore(&settings).unwrap().unwrap();
+    assert_eq!(applied.staged.requested_by, "root");
+    assert!(staged_restore(dir.path()).is_none(), "the marker is gone");
+    assert!(apply_staged_restore(&settings).unwrap().is_none(), "runs once");
+    let (gw, _) = Gateway::open(settings.clone()).await.unwrap();
+    assert!(gw.find_account_by_login("root").await.unwrap().is_some());
+    assert!(
+        gw.find_account_by_login("after").await.unwrap().is_none(),
+        "the database is the backup's"
+    );
+    assert_eq!(list_backups(&settings.backup_dir()).unwrap().len(), 2);
+    gw.shutdown().await;
+
+    // The replaced database was saved: restoring that one brings "after" back.
+    restore_backup(
+        &settings,
+        &applied.previous.path,
+        &smsgate::app::backup::own_restore_key(dir.path()).unwrap(),
+    )
+    .unwrap();
+    let (gw, _) = Gateway::open(settings.clone()).await.unwrap();
+    assert!(gw.find_account_by_login("after").await.unwrap().is_some());
+    let root = Principal::of(&gw.find_account_by_login("root").await.unwrap().unwrap());
+    // A staged backup deleted before the start: the restore fails, the database stays.
+    let again = gw.take_backup(&root, None).await.unwrap();
+    let again_name = again.path.file_name().unwrap().to_str().unwrap().to_owned();
+    gw.stage_restore(&root, &again_name, None).await.unwrap();
+    gw.shutdown().await;
+    std::fs::remove_file(&again.path).unwrap();
+    let live = std::fs::read(settings.database_path()).unwrap();
+    assert!(apply_staged_restore(&settings).is_err());
+    assert!(
+        staged_restore(dir.path()).is_none(),
+        "a failed restore does not repeat"
+    );
+    assert_eq!(std::fs::read(settings.database_path()).unwrap(), live);
+}

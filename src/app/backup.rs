@@ -650,6 +650,12 @@ pub fn apply_staged_restore(settings: &Settings) -> Result<Option<AppliedRestore
         return Ok(None);
     };
     std::fs::remove_file(&marker).map_err(io(&marker))?;
+    if !staged.backup.is_file() {
+        return Err(io(&staged.backup)(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the staged backup is gone",
+        )));
+    }
     let key = own_restore_key(&settings.data_dir)?;
     let previous = create_backup(
         settings,
