@@ -99,6 +99,11 @@ pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings)
 }
 
 pub fn client(ca: &std::path::Path) -> reqwest::Client {
+    client_with(ca, reqwest::redirect::Policy::default())
+}
+
+/// [`client`] with a redirect policy (e.g. `none` to see a login's `303` and its cookies).
+pub fn client_with(ca: &std::path::Path, redirect: reqwest::redirect::Policy) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for c in read_certs(ca).unwrap() {
         roots.add(c).unwrap();
@@ -110,6 +115,7 @@ pub fn client(ca: &std::path::Path) -> reqwest::Client {
         .with_no_client_auth();
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
+        .redirect(redirect)
         .build()
         .unwrap()
 }
