@@ -575,6 +575,33 @@ impl Gateway {
         .map_err(|e| BackupError::Encrypt(e.to_string()))?
     }
 
+    /// Deletes backups older than the backup period (`backup.keep_days`, capped at `retention.days`) now;
+    /// run by the hourly retention sweep too, so backups expire even when none are being taken. The
+    /// deleted files are audited (`backup.expired`).
+    pub async fn expire_backups_now(&self) -> std::result::Result<Vec<PathBuf>, BackupError> {
+        let dir = self.inner.settings.backup_dir();
+        let keep_days = self.backup_keep_days();
+        let now = crate::store::ms_to_datetime(self.now_ms());
+        let gone = tokio::task::spawn_blocking(move || expire_backups(&dir, keep_days, now))
+            .await
+            .map_err(|e| BackupError::Encrypt(e.to_string()))??;
+        if !gone.is_empty() {
+            let names: Vec<String> = gone
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            self.audit(
+                None,
+                None,
+                None,
+                "backup.expired",
+                Some(format!("keep_days={keep_days} files={}", names.join(","))),
+            )
+            .await;
+        }
+        Ok(gone)
+    }
+
     /// Starts the scheduled backups (`backup.interval_hours`, first one an interval after start).
     pub(crate) fn spawn_backups(&self) {
         let hours = self.inner.settings.backup.interval_hours;

@@ -282,6 +282,10 @@ impl Gateway {
                         if let Err(e) = gw.purge_expired_data().await {
                             warn!(error = %e, "retention sweep failed");
                         }
+                        // Backups leave with the data they hold, also when none are being taken.
+                        if let Err(e) = gw.expire_backups_now().await {
+                            warn!(error = %e, "backup expiry failed");
+                        }
                         // Deletion requests queued by the CLI while the service runs.
                         if let Err(e) = gw.run_due_deletions().await {
                             warn!(error = %e, "deletion sweep failed");
@@ -477,6 +481,39 @@ mod tests {
 
         let gw = open(&settings, crate::store::now_ms()).await;
         assert_eq!(gw.retention(), periods(365, 3650, 24), "kept across a restart");
+        gw.shutdown().await;
+    }
+
+    /// Backups past the backup period go with the hourly sweep even when no new backup is taken, and the
+    /// period follows the retention period set at run time.
+    #[tokio::test]
+    async fn backups_expire_with_the_retention_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default_with_data_dir(dir.path());
+        settings.backup.interval_hours = 0;
+        let gw = open(&settings, crate::store::now_ms()).await;
+        let admin = Principal::of(
+            &gw.create_account(None, "root", "h".into(), Role::Admin)
+                .await
+                .unwrap(),
+        );
+        let key = crate::app::backup::configured_key(&settings).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let old =
+            crate::app::backup::create_backup(&settings, &key, None, now - time::Duration::days(40)).unwrap();
+        let young =
+            crate::app::backup::create_backup(&settings, &key, None, now - time::Duration::days(5)).unwrap();
+        assert!(
+            gw.expire_backups_now().await.unwrap().is_empty(),
+            "730 days by default"
+        );
+        gw.set_retention(&admin, periods(30, 1825, 0), None)
+            .await
+            .unwrap();
+        assert_eq!(gw.expire_backups_now().await.unwrap(), vec![old.path.clone()]);
+        assert!(!old.path.exists() && young.path.exists());
+        let log = gw.store().audit_log(None, 10).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "backup.expired"));
         gw.shutdown().await;
     }
 }
