@@ -254,12 +254,18 @@ fn cli_backup_and_account_deletion() {
     assert!(out.contains(".db.age"), "{out}");
     let listed = run_ok(smsgate().args(["backup", "list", "--config"]).arg(&config));
     assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains(&format!("v{}", smsgate::store::SCHEMA_VERSION)) && listed.contains("not verified"),
+        "{listed}"
+    );
     let file = listed.split_whitespace().last().unwrap().to_owned();
     run_ok(
         smsgate()
             .args(["backup", "verify", &file, "--config"])
             .arg(&config),
     );
+    let listed = run_ok(smsgate().args(["backup", "list", "--config"]).arg(&config));
+    assert!(listed.contains("verified 20"), "{listed}");
 
     // Offline deletion: erased at once and audited with the CLI user.
     let out = run_ok(

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use smsgate::app::backup::{
     BackupKey, IDENTITY_FILE, RestoreKey, configured_key, create_backup, expire_backups, list_backups,
-    read_identities, restore_backup, verify_backup,
+    read_identities, read_sidecar, restore_backup, verify_backup,
 };
 use smsgate::config::Settings;
 
@@ -103,7 +103,20 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
                     .created_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
-                println!("{at}  {:>12}  {}", b.bytes, b.path.display());
+                // Schema and last verification from the sidecar (unknown for backups of older builds).
+                let side = read_sidecar(&b.path);
+                let schema = side
+                    .as_ref()
+                    .map_or_else(|| "?".to_owned(), |s| format!("v{}", s.schema_version));
+                let verified = side
+                    .and_then(|s| s.verified_at)
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .map_or_else(|| "not verified".to_owned(), |t| format!("verified {t}"));
+                println!(
+                    "{at}  {:>12}  {schema:>4}  {verified:<33}  {}",
+                    b.bytes,
+                    b.path.display()
+                );
             }
         }
         BackupCommand::Verify { file, key } => {
