@@ -206,6 +206,13 @@ fn passphrase_backups_and_expiry() {
     let new = create_backup(&settings, &pass, None, now()).unwrap();
     let right = RestoreKey::Passphrase("correct horse battery".to_owned().into());
     verify_backup(&new.path, &right, &store_dir).unwrap();
+    // The progress callback sees the whole file go by (the CLI's progress bar).
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    smsgate::app::backup::verify_backup_with(&new.path, &right, &store_dir, &|n| {
+        seen.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(seen.into_inner(), new.bytes);
     let wrong = RestoreKey::Passphrase("wrong".to_owned().into());
     assert!(matches!(
         verify_backup(&new.path, &wrong, &store_dir),

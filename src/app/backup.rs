@@ -368,7 +368,34 @@ fn map_decrypt(e: age::DecryptError) -> BackupError {
 /// Decrypts `file` into a new database file `dest` and checks it: manifest, size, SHA-256, SQLite
 /// integrity, schema not newer than this build. Returns the manifest.
 fn decrypt_to(file: &Path, key: &RestoreKey, dest: &Path) -> Result<Manifest> {
-    let input = BufReader::new(File::open(file).map_err(io(file))?);
+    decrypt_to_with(file, key, dest, &|_| {})
+}
+
+/// Told how many bytes of the backup file have been read so far (for a progress bar).
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// A reader that reports the bytes read through it.
+struct Counting<'a, R> {
+    inner: R,
+    read: u64,
+    progress: Progress<'a>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        (self.progress)(self.read);
+        Ok(n)
+    }
+}
+
+fn decrypt_to_with(file: &Path, key: &RestoreKey, dest: &Path, progress: Progress<'_>) -> Result<Manifest> {
+    let input = BufReader::new(Counting {
+        inner: File::open(file).map_err(io(file))?,
+        read: 0,
+        progress,
+    });
     let decryptor = age::Decryptor::new_buffered(input).map_err(map_decrypt)?;
     let scrypt_id;
     let identities: Vec<&dyn age::Identity> = match key {
@@ -435,9 +462,19 @@ pub fn decrypt_backup(file: &Path, key: &RestoreKey, dest: &Path) -> Result<Mani
 
 /// Decrypts and checks a backup without restoring it; a pass is recorded beside it (see [`Sidecar`]).
 pub fn verify_backup(file: &Path, key: &RestoreKey, scratch_dir: &Path) -> Result<Manifest> {
+    verify_backup_with(file, key, scratch_dir, &|_| {})
+}
+
+/// [`verify_backup`], reporting the bytes of `file` read so far to `progress`.
+pub fn verify_backup_with(
+    file: &Path,
+    key: &RestoreKey,
+    scratch_dir: &Path,
+    progress: Progress<'_>,
+) -> Result<Manifest> {
     std::fs::create_dir_all(scratch_dir).map_err(io(scratch_dir))?;
     let tmp = TempFile::beside(scratch_dir, "verify");
-    let manifest = decrypt_to(file, key, &tmp.0)?;
+    let manifest = decrypt_to_with(file, key, &tmp.0, progress)?;
     write_sidecar(
         file,
         &Sidecar {
@@ -536,14 +573,29 @@ pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock> {
 /// decrypted copy first; the live database is replaced (atomically, by rename) only if all checks pass,
 /// so a wrong key or a damaged backup leaves it untouched. An older schema is migrated at the next start.
 pub fn restore_backup(settings: &Settings, file: &Path, key: &RestoreKey) -> Result<Manifest> {
+    restore_backup_with(settings, file, key, &|_| {})
+}
+
+/// [`restore_backup`], reporting the bytes of `file` read so far to `progress`.
+pub fn restore_backup_with(
+    settings: &Settings,
+    file: &Path,
+    key: &RestoreKey,
+    progress: Progress<'_>,
+) -> Result<Manifest> {
     let _lock = lock_data_dir(&settings.data_dir)?;
-    restore_unlocked(settings, file, key)
+    restore_unlocked(settings, file, key, progress)
 }
 
 /// [`restore_backup`] for a caller that already holds the data directory's lock.
-fn restore_unlocked(settings: &Settings, file: &Path, key: &RestoreKey) -> Result<Manifest> {
+fn restore_unlocked(
+    settings: &Settings,
+    file: &Path,
+    key: &RestoreKey,
+    progress: Progress<'_>,
+) -> Result<Manifest> {
     let tmp = TempFile::beside(&settings.data_dir, "restore");
-    let manifest = decrypt_to(file, key, &tmp.0)?;
+    let manifest = decrypt_to_with(file, key, &tmp.0, progress)?;
     let db_path = settings.database_path();
     for suffix in ["-wal", "-shm"] {
         let mut side = db_path.clone().into_os_string();
@@ -690,7 +742,7 @@ pub fn apply_staged_restore(settings: &Settings) -> Result<Option<AppliedRestore
         None,
         OffsetDateTime::now_utc(),
     )?;
-    let manifest = restore_unlocked(settings, &staged.backup, &key)?;
+    let manifest = restore_unlocked(settings, &staged.backup, &key, &|_| {})?;
     info!(backup = %staged.backup.display(), by = %staged.requested_by, "staged restore carried out");
     Ok(Some(AppliedRestore {
         staged,

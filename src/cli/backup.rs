@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use smsgate::app::backup::{
     BackupKey, IDENTITY_FILE, RestoreKey, configured_key, create_backup, expire_backups, list_backups,
-    read_identities, read_sidecar, restore_backup, verify_backup,
+    read_identities, read_sidecar, restore_backup_with, verify_backup_with,
 };
 use smsgate::config::Settings;
 
@@ -79,6 +79,19 @@ fn restore_key(settings: &Settings, key: &KeyArgs) -> anyhow::Result<RestoreKey>
     Ok(RestoreKey::Identities(read_identities(&path)?))
 }
 
+/// A progress bar over the bytes of `file` on stderr (hidden when stderr is not a terminal).
+fn progress_bar(file: &std::path::Path) -> indicatif::ProgressBar {
+    let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(file.display().to_string());
+    bar
+}
+
 pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     let settings = args.data.settings()?;
     match args.command {
@@ -121,7 +134,10 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         }
         BackupCommand::Verify { file, key } => {
             let key = restore_key(&settings, &key)?;
-            let m = verify_backup(&file, &key, &settings.data_dir)?;
+            let bar = progress_bar(&file);
+            let m = verify_backup_with(&file, &key, &settings.data_dir, &|n| bar.set_position(n));
+            bar.finish_and_clear();
+            let m = m?;
             println!(
                 "{}: valid (taken {}, schema version {}, {} database bytes)",
                 file.display(),
@@ -132,7 +148,10 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         }
         BackupCommand::Restore { file, key } => {
             let key = restore_key(&settings, &key)?;
-            let m = restore_backup(&settings, &file, &key)?;
+            let bar = progress_bar(&file);
+            let m = restore_backup_with(&settings, &file, &key, &|n| bar.set_position(n));
+            bar.finish_and_clear();
+            let m = m?;
             println!(
                 "restored {} (taken {}, schema version {}) into {}",
                 file.display(),
