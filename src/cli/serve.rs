@@ -150,6 +150,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     prepare_data_dir(&settings.data_dir)?;
     // Held while the service runs: `smsgate backup restore` refuses to replace the database under it.
     let _data_lock = smsgate::app::backup::lock_data_dir(&settings.data_dir)?;
+    // A staged restore, the one-time conversion of a large database to incremental vacuum, or migrations
+    // may take longer than systemd's start timeout: keep extending it until the gateway is up.
+    let keepalive = smsgate::ops::systemd::StartupKeepAlive::start("starting: preparing the database");
     // A restore staged in the panel replaces the database now, before anything opens it. If it fails the
     // current database is untouched and the service starts with it.
     let restored = smsgate::app::backup::apply_staged_restore(&settings);
@@ -160,6 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await
         .context("cannot start the gateway")?;
+    drop(keepalive);
     tracing::info!(?handles, "gateway started");
     match restored {
         Ok(Some(r)) => {
