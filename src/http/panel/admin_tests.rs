@@ -196,6 +196,10 @@ async fn retention_page_shows_validates_and_audits_changes() {
     let page = text(r).await;
     assert!(page.contains("retention.audit_days"), "{page}");
     assert!(page.contains("value=\"300\""));
+    assert!(
+        page.contains("id=\"ret-days\">730<"),
+        "the facts show the periods in force"
+    );
     let r = post(
         &app,
         "/panel/retention",

@@ -43,6 +43,8 @@ pub(super) fn fmt_bytes(bytes: u64) -> String {
 #[template(path = "retention.html")]
 struct RetentionPage {
     c: Chrome,
+    /// Periods in force.
+    current: RetentionSettings,
     /// Values in the form (in force, or what the admin typed when refused).
     form: RetentionSettings,
     from_config: RetentionSettings,
@@ -76,6 +78,7 @@ fn page(user: &PanelUser, status: RetentionStatus, form: Option<RetentionSetting
         c: Chrome::of(user, "retention"),
         overridden: status.current != status.from_config,
         form: form.unwrap_or_else(|| status.current.clone()),
+        current: status.current.clone(),
         from_config: status.from_config,
         backup_keep_days: status.backup_keep_days,
         next_purge: fmt_time(status.next_purge),

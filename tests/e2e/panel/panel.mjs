@@ -280,7 +280,8 @@ try {
     await page.locator("#ret-in-audit").fill("300");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText("retention.audit_days: must be at least retention.days").waitFor();
-    assert.equal(await page.locator("#ret-days").textContent(), "400", "the form keeps what was typed");
+    assert.equal(await page.locator("#ret-in-days").inputValue(), "400", "the form keeps what was typed");
+    assert.equal(await page.locator("#ret-days").textContent(), "730", "the periods in force are unchanged");
     await page.locator("#ret-in-audit").fill("2000");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText("Retention periods saved").waitFor();
