@@ -29,12 +29,12 @@ fn cpu_seconds() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn file_mib(path: &std::path::Path) -> f64 {
+/// Sizes of the database file and of its WAL, in MiB.
+fn file_mib(path: &std::path::Path) -> (f64, f64) {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    bytes as f64 / 1_048_576.0
+    let mib = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
+    (mib(path), mib(std::path::Path::new(&wal)))
 }
 
 fn fill(db: &std::path::Path, account: i64, rows: usize) {
@@ -124,6 +124,11 @@ fn client(gw: Gateway, who: Principal, stop: Arc<AtomicBool>) -> tokio::task::Jo
 }
 
 fn main() {
+    // Warnings of the store (a failed vacuum step, a blocked checkpoint) belong in the report.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .init();
     // `cargo bench` passes `--bench`; nothing else to parse.
     let rows: usize = std::env::var("PURGE_ROWS")
         .ok()
@@ -171,13 +176,15 @@ fn main() {
         let t0 = Instant::now();
         let purged = gw.store().purge_older_than(cutoff).await.unwrap();
         let t_delete = t0.elapsed();
+        let space = gw.store().space().await.unwrap();
+        let mid_mib = file_mib(&db);
         let cpu1 = cpu_seconds();
         let t1 = Instant::now();
         let pages = gw.reclaim_space().await;
         let t_vacuum = t1.elapsed();
         let cpu2 = cpu_seconds();
         let t2 = Instant::now();
-        gw.store().checkpoint_truncate().await.unwrap();
+        let truncated = gw.store().checkpoint_truncate().await.unwrap();
         let t_checkpoint = t2.elapsed();
         let cpu3 = cpu_seconds();
         let total = t0.elapsed();
@@ -209,7 +216,14 @@ fn main() {
             cpu3 - cpu0,
             purged_rows as f64 / total.as_secs_f64()
         );
-        println!("file (db + wal):  {before_mib:.1} MiB before, {after_mib:.1} MiB after");
+        println!(
+            "after the deletes: {} free of {} pages; db {:.1} MiB + wal {:.1} MiB",
+            space.free_pages, space.page_count, mid_mib.0, mid_mib.1
+        );
+        println!(
+            "file (db + wal):  {:.1} + {:.1} MiB before, {:.1} + {:.1} MiB after (WAL truncated: {truncated})",
+            before_mib.0, before_mib.1, after_mib.0, after_mib.1
+        );
         describe("submit before purge", baseline);
         describe("submit during purge", during);
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

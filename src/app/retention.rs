@@ -275,6 +275,10 @@ impl Gateway {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        // The tick and the stop may be ready together: a closing gateway sweeps nothing.
+                        if stop.is_cancelled() {
+                            break;
+                        }
                         gw.inner.retention.next_purge_ms.store(
                             gw.now_ms() + RETENTION_INTERVAL.as_millis() as i64,
                             Ordering::Relaxed,
