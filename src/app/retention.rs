@@ -520,4 +520,54 @@ mod tests {
         assert!(log.iter().any(|e| e.action == "backup.expired"));
         gw.shutdown().await;
     }
+
+    /// A large purge runs as many small jobs: messages submitted meanwhile are accepted (committed) while
+    /// it is still running, not after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sending_continues_during_a_large_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default_with_data_dir(dir.path());
+        settings.retention = periods(1, 1825, 0);
+        // The gateway's own sweep sees nothing to purge (its clock is 10 days back).
+        let gw = open(&settings, crate::store::now_ms() - 10 * DAY_MS).await;
+        let a = gw
+            .create_account(None, "a", "h".into(), Role::Client)
+            .await
+            .unwrap();
+        let old = crate::store::now_ms() - 5 * DAY_MS;
+        gw.store()
+            .write(move |c| {
+                let mut stmt = c.prepare(
+                    "INSERT INTO messages (id, account_id, recipient, text, encoding, status, parts, created_at,
+                         updated_at) VALUES (?1, ?2, '+48600100200', 'old', 'gsm7', 'delivered', 1, ?3, ?3)",
+                )?;
+                for i in 0..20_000 {
+                    stmt.execute(rusqlite::params![format!("old-{i:06}"), a.id.0, old])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let purge = {
+            let store = gw.store().clone();
+            tokio::spawn(async move { store.purge_older_than(crate::store::now_ms() - DAY_MS).await })
+        };
+        let who = Principal::of(&a);
+        let mut accepted_during = 0;
+        while !purge.is_finished() {
+            gw.submit(&who, SubmitRequest::new(vec!["+48600100201".into()], "new"), None)
+                .await
+                .unwrap();
+            if !purge.is_finished() {
+                accepted_during += 1;
+            }
+        }
+        let purged = purge.await.unwrap().unwrap();
+        assert_eq!(purged.messages, 20_000);
+        assert!(
+            accepted_during >= 3,
+            "only {accepted_during} submits committed during the purge"
+        );
+        gw.shutdown().await;
+    }
 }
