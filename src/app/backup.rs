@@ -460,7 +460,8 @@ pub fn decrypt_backup(file: &Path, key: &RestoreKey, dest: &Path) -> Result<Mani
     result
 }
 
-/// Decrypts and checks a backup without restoring it; a pass is recorded beside it (see [`Sidecar`]).
+/// Decrypts and checks a backup without restoring it; a pass is recorded beside a backup of the service's
+/// own naming (see [`Sidecar`]).
 pub fn verify_backup(file: &Path, key: &RestoreKey, scratch_dir: &Path) -> Result<Manifest> {
     verify_backup_with(file, key, scratch_dir, &|_| {})
 }
@@ -475,14 +476,22 @@ pub fn verify_backup_with(
     std::fs::create_dir_all(scratch_dir).map_err(io(scratch_dir))?;
     let tmp = TempFile::beside(scratch_dir, "verify");
     let manifest = decrypt_to_with(file, key, &tmp.0, progress)?;
-    write_sidecar(
-        file,
-        &Sidecar {
-            schema_version: manifest.schema_version,
-            db_bytes: manifest.db_bytes,
-            verified_at: Some(OffsetDateTime::now_utc()),
-        },
-    );
+    // Only beside the service's own backups: verifying a copy elsewhere (a USB stick) leaves no trace.
+    if file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(time_of_name)
+        .is_some()
+    {
+        write_sidecar(
+            file,
+            &Sidecar {
+                schema_version: manifest.schema_version,
+                db_bytes: manifest.db_bytes,
+                verified_at: Some(OffsetDateTime::now_utc()),
+            },
+        );
+    }
     Ok(manifest)
 }
 
