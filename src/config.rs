@@ -327,6 +327,14 @@ pub struct BackupSettings {
     /// value is capped), so data purged or erased from the live system leaves the backups too
     /// (default 730).
     pub keep_days: u32,
+    /// `backup.keep_daily`: rotation keeps the newest backup of each of the last N days that have one
+    /// (default 14). With `keep_daily`, `keep_weekly` and `keep_monthly` all 0 every backup younger than
+    /// `keep_days` is kept.
+    pub keep_daily: u32,
+    /// `backup.keep_weekly`: ... and of each of the last N ISO weeks (default 8).
+    pub keep_weekly: u32,
+    /// `backup.keep_monthly`: ... and of each of the last N months (default 24); never past `keep_days`.
+    pub keep_monthly: u32,
 }
 
 fn default_group() -> String {
@@ -439,6 +447,9 @@ impl Default for BackupSettings {
             recipients: Vec::new(),
             interval_hours: 24,
             keep_days: 730,
+            keep_daily: 14,
+            keep_weekly: 8,
+            keep_monthly: 24,
         }
     }
 }

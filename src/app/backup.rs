@@ -338,12 +338,94 @@ pub fn list_backups(dir: &Path) -> Result<Vec<BackupInfo>> {
     Ok(out)
 }
 
+/// Which backups rotation keeps within the age limit (`backup.keep_daily`, `keep_weekly`, `keep_monthly`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl Rotation {
+    /// The rotation of the config file.
+    pub fn of(settings: &Settings) -> Rotation {
+        Rotation {
+            daily: settings.backup.keep_daily,
+            weekly: settings.backup.keep_weekly,
+            monthly: settings.backup.keep_monthly,
+        }
+    }
+}
+
+/// A calendar period of a UTC time, as (year, number within the year): its day, ISO week or month.
+type PeriodOf = fn(OffsetDateTime) -> (i32, u32);
+
+/// The backups to delete at `now`: every one older than `keep_days`; of the others, with a rotation, all
+/// but the newest backup overall and the newest of each of the last `daily` days, `weekly` ISO weeks and
+/// `monthly` months that have a backup (UTC). Pure.
+pub fn rotation_victims(
+    backups: &[BackupInfo],
+    keep_days: u32,
+    rotation: Rotation,
+    now: OffsetDateTime,
+) -> Vec<PathBuf> {
+    let cutoff = now - DAY * keep_days;
+    let mut young: Vec<&BackupInfo> = backups.iter().filter(|b| b.created_at >= cutoff).collect();
+    young.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+    let mut keep: std::collections::HashSet<&Path> = std::collections::HashSet::new();
+    if rotation == Rotation::default() {
+        keep.extend(young.iter().map(|b| b.path.as_path()));
+    } else {
+        if let Some(newest) = young.first() {
+            keep.insert(&newest.path);
+        }
+        let periods: [(u32, PeriodOf); 3] = [
+            (rotation.daily, |t| (t.year(), u32::from(t.ordinal()))),
+            (rotation.weekly, |t| {
+                let (year, week, _) = t.to_iso_week_date();
+                (year, u32::from(week))
+            }),
+            (rotation.monthly, |t| (t.year(), u32::from(u8::from(t.month())))),
+        ];
+        for (count, period_of) in periods {
+            let mut seen = Vec::new();
+            for b in &young {
+                let period = period_of(b.created_at.to_offset(time::UtcOffset::UTC));
+                if seen.contains(&period) {
+                    continue;
+                }
+                if seen.len() as u32 >= count {
+                    break;
+                }
+                seen.push(period);
+                keep.insert(&b.path);
+            }
+        }
+    }
+    backups
+        .iter()
+        .filter(|b| !keep.contains(b.path.as_path()))
+        .map(|b| b.path.clone())
+        .collect()
+}
+
 /// Deletes backups in `dir` older than `keep_days` at `now`; returns what was deleted.
 pub fn expire_backups(dir: &Path, keep_days: u32, now: OffsetDateTime) -> Result<Vec<PathBuf>> {
-    let cutoff = now - DAY * keep_days;
+    expire_backups_rotated(dir, keep_days, Rotation::default(), now)
+}
+
+/// Deletes the backups in `dir` that [`rotation_victims`] names; returns what was deleted.
+pub fn expire_backups_rotated(
+    dir: &Path,
+    keep_days: u32,
+    rotation: Rotation,
+    now: OffsetDateTime,
+) -> Result<Vec<PathBuf>> {
+    let all = list_backups(dir)?;
+    let victims = rotation_victims(&all, keep_days, rotation, now);
     let mut gone = Vec::new();
-    for b in list_backups(dir)? {
-        if b.created_at < cutoff {
+    for b in all {
+        if victims.contains(&b.path) {
             std::fs::remove_file(&b.path).map_err(io(&b.path))?;
             let _ = std::fs::remove_file(sidecar_path(&b.path));
             info!(path = %b.path.display(), "expired backup deleted");
@@ -629,23 +711,26 @@ impl Gateway {
         tokio::task::spawn_blocking(move || {
             let key = configured_key(&settings)?;
             let info = create_backup(&settings, &key, None, now)?;
-            expire_backups(&settings.backup_dir(), keep_days, now)?;
+            expire_backups_rotated(&settings.backup_dir(), keep_days, Rotation::of(&settings), now)?;
             Ok(info)
         })
         .await
         .map_err(|e| BackupError::Encrypt(e.to_string()))?
     }
 
-    /// Deletes backups older than the backup period (`backup.keep_days`, capped at `retention.days`) now;
+    /// Deletes backups older than the backup period (`backup.keep_days`, capped at `retention.days`) and
+    /// those the rotation (`backup.keep_daily/weekly/monthly`) does not keep, now;
     /// run by the hourly retention sweep too, so backups expire even when none are being taken. The
     /// deleted files are audited (`backup.expired`).
     pub async fn expire_backups_now(&self) -> std::result::Result<Vec<PathBuf>, BackupError> {
         let dir = self.inner.settings.backup_dir();
         let keep_days = self.backup_keep_days();
+        let rotation = Rotation::of(&self.inner.settings);
         let now = crate::store::ms_to_datetime(self.now_ms());
-        let gone = tokio::task::spawn_blocking(move || expire_backups(&dir, keep_days, now))
-            .await
-            .map_err(|e| BackupError::Encrypt(e.to_string()))??;
+        let gone =
+            tokio::task::spawn_blocking(move || expire_backups_rotated(&dir, keep_days, rotation, now))
+                .await
+                .map_err(|e| BackupError::Encrypt(e.to_string()))??;
         if !gone.is_empty() {
             let names: Vec<String> = gone
                 .iter()
@@ -940,5 +1025,74 @@ impl Gateway {
         self.audit(Some(who), None, source_ip, "backup.restore_cancelled", None)
             .await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days_ago: i64, hour: u8) -> BackupInfo {
+        // Wednesday 2026-11-25 12:00 UTC is "now"; ages count back from midnight of that day.
+        let base = time::macros::datetime!(2026-11-25 00:00 UTC);
+        let t = base - time::Duration::days(days_ago) + time::Duration::hours(i64::from(hour));
+        BackupInfo {
+            path: PathBuf::from(format!("b-{days_ago}-{hour}")),
+            created_at: t,
+            bytes: 1,
+        }
+    }
+
+    fn names(v: &[PathBuf]) -> Vec<String> {
+        let mut n: Vec<String> = v.iter().map(|p| p.display().to_string()).collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn rotation_keeps_the_newest_of_each_period() {
+        let now = time::macros::datetime!(2026-11-25 12:00 UTC);
+        let check = |backups: Vec<BackupInfo>, keep_days: u32, r: (u32, u32, u32), expect: &[&str]| {
+            let rotation = Rotation {
+                daily: r.0,
+                weekly: r.1,
+                monthly: r.2,
+            };
+            let mut want: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
+            want.sort();
+            assert_eq!(
+                names(&rotation_victims(&backups, keep_days, rotation, now)),
+                want,
+                "{r:?}"
+            );
+        };
+        // No rotation: only the age limit.
+        check(vec![at(0, 1), at(0, 2), at(40, 0)], 30, (0, 0, 0), &["b-40-0"]);
+        // Daily: the newest of each of the last 2 days with backups; the third day goes.
+        check(
+            vec![at(0, 1), at(0, 2), at(1, 5), at(2, 5)],
+            730,
+            (2, 0, 0),
+            &["b-0-1", "b-2-5"],
+        );
+        // Weekly on top: 2026-11-25 is in ISO week 48; 10 and 17 days back are weeks 46 and 45.
+        check(
+            vec![at(0, 1), at(1, 1), at(10, 1), at(17, 1), at(18, 1)],
+            730,
+            (1, 3, 0),
+            &["b-1-1", "b-18-1"],
+        );
+        // Monthly: the newest of each of the last 2 months (November, October); September goes; and
+        // nothing survives past keep_days, whatever the rotation.
+        check(
+            vec![at(0, 1), at(30, 1), at(40, 1), at(70, 1)],
+            730,
+            (0, 0, 2),
+            &["b-40-1", "b-70-1"],
+        );
+        check(vec![at(0, 1), at(70, 1)], 60, (0, 0, 24), &["b-70-1"]);
+        // The newest backup is always kept.
+        check(vec![at(3, 1)], 730, (1, 0, 0), &[]);
+        check(vec![], 730, (14, 8, 24), &[]);
     }
 }

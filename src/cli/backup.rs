@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use smsgate::app::backup::{
-    BackupKey, IDENTITY_FILE, RestoreKey, configured_key, create_backup, expire_backups, list_backups,
-    read_identities, read_sidecar, restore_backup_with, verify_backup_with,
+    BackupKey, IDENTITY_FILE, RestoreKey, Rotation, configured_key, create_backup, expire_backups_rotated,
+    list_backups, read_identities, read_sidecar, restore_backup_with, verify_backup_with,
 };
 use smsgate::config::Settings;
 
@@ -105,7 +105,9 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
             let info = create_backup(&settings, &key, out.as_deref(), now)?;
             println!("{} ({} bytes)", info.path.display(), info.bytes);
             if out.is_none() {
-                for gone in expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)? {
+                let dir = settings.backup_dir();
+                let rotation = Rotation::of(&settings);
+                for gone in expire_backups_rotated(&dir, settings.backup_keep_days(), rotation, now)? {
                     println!("expired {}", gone.display());
                 }
             }
