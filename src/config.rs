@@ -289,6 +289,39 @@ pub struct RetentionSettings {
     /// `retention.deletion_grace_hours`: how long a client's request to delete its account's data waits
     /// before it is carried out; the client can cancel it meanwhile. 0 = carried out at once (default).
     pub deletion_grace_hours: u32,
+    /// `retention.audit_days`: audit entries older than this are purged (default 1825 = 5 years). Never
+    /// shorter than `retention.days`: the audit log is the proof that data was purged or erased, so it must
+    /// outlive the data and the backups (capped at `retention.days`) that still hold it.
+    pub audit_days: u32,
+}
+
+/// Longest grace period of a deletion request (`retention.deletion_grace_hours`): 30 days. A request
+/// that waits longer would defeat the client's right to have its data erased without undue delay.
+pub const MAX_DELETION_GRACE_HOURS: u32 = 30 * 24;
+
+impl RetentionSettings {
+    /// Checks the retention periods on their own and against each other; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.days == 0 {
+            return Err(invalid("retention.days", "must be at least 1"));
+        }
+        if self.audit_days < self.days {
+            return Err(invalid(
+                "retention.audit_days",
+                format!(
+                    "must be at least retention.days ({}): the audit log proves the purges and erasures",
+                    self.days
+                ),
+            ));
+        }
+        if self.deletion_grace_hours > MAX_DELETION_GRACE_HOURS {
+            return Err(invalid(
+                "retention.deletion_grace_hours",
+                format!("must be at most {MAX_DELETION_GRACE_HOURS} (30 days)"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[backup]`: encrypted backups of the database (age, X25519).
@@ -309,6 +342,14 @@ pub struct BackupSettings {
     /// value is capped), so data purged or erased from the live system leaves the backups too
     /// (default 730).
     pub keep_days: u32,
+    /// `backup.keep_daily`: rotation keeps the newest backup of each of the last N days that have one
+    /// (default 14). With `keep_daily`, `keep_weekly` and `keep_monthly` all 0 every backup younger than
+    /// `keep_days` is kept.
+    pub keep_daily: u32,
+    /// `backup.keep_weekly`: ... and of each of the last N ISO weeks (default 8).
+    pub keep_weekly: u32,
+    /// `backup.keep_monthly`: ... and of each of the last N months (default 24); never past `keep_days`.
+    pub keep_monthly: u32,
 }
 
 /// `[cluster]`: several appliances (nodes) share one queue in PostgreSQL; each node sends through its own
@@ -530,6 +571,7 @@ impl Default for RetentionSettings {
         RetentionSettings {
             days: 730,
             deletion_grace_hours: 0,
+            audit_days: 1825,
         }
     }
 }
@@ -541,6 +583,9 @@ impl Default for BackupSettings {
             recipients: Vec::new(),
             interval_hours: 24,
             keep_days: 730,
+            keep_daily: 14,
+            keep_weekly: 8,
+            keep_monthly: 24,
         }
     }
 }
@@ -751,9 +796,7 @@ impl Settings {
         if self.webhooks.retry_hours == 0 {
             return Err(invalid("webhooks.retry_hours", "must be at least 1"));
         }
-        if self.retention.days == 0 {
-            return Err(invalid("retention.days", "must be at least 1"));
-        }
+        self.retention.validate()?;
         if self.backup.keep_days == 0 {
             return Err(invalid("backup.keep_days", "must be at least 1"));
         }
@@ -939,6 +982,12 @@ mod tests {
         check("[cluster]\nclaim_batch = 0", "cluster.claim_batch");
         check("[cluster]\ncert = \"/n.pem\"", "cluster.key");
         check("[cluster]\nnode = \"a\"", "node");
+        check("[retention]\ndays = 2000", "retention.audit_days");
+        check("[retention]\naudit_days = 700", "retention.audit_days");
+        check(
+            "[retention]\ndeletion_grace_hours = 721",
+            "retention.deletion_grace_hours",
+        );
         check("[backup]\nkeep_days = 0", "backup.keep_days");
         check("[backup]\nrecipients = [\"ssh-rsa x\"]", "backup.recipients[0]");
         check("[sim]\nprofile = \"nokia3310\"", "sim.profile");

@@ -32,6 +32,53 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     memchr::memmem::find(haystack, needle.as_bytes()).is_some()
 }
 
+/// A number's digits as semi-octets in hex, as they appear inside a PDU (`+48699000007` → `8496090000f7`, lowercase as the store keeps it).
+fn semi_octets(number: &str) -> String {
+    let digits: Vec<char> = number.trim_start_matches('+').chars().collect();
+    digits
+        .chunks(2)
+        .map(|pair| match pair {
+            [a, b] => format!("{b}{a}"),
+            [a] => format!("f{a}"),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+/// Logs into the panel over HTTPS; returns the `Cookie` header of the session.
+async fn panel_session(gw: &common::Gw, login: &str) -> String {
+    use smsgate::http::panel::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+    // The login answers 303 with the session cookie: do not follow it.
+    let http = common::client_with(&gw.ca, reqwest::redirect::Policy::none());
+    let page = http.get(gw.url("/panel/login")).send().await.unwrap();
+    let pre = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{LOGIN_CSRF_COOKIE}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let r = http
+        .post(gw.url("/panel/login"))
+        .header("cookie", format!("{LOGIN_CSRF_COOKIE}={pre}"))
+        .form(&[("login", login), ("password", PASSWORD), ("csrf", &pre)])
+        .send()
+        .await
+        .unwrap();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("panel login of {login} failed: {}", r.status()))
+        .to_owned();
+    format!("{SESSION_COOKIE}={session}")
+}
+
 fn file_bytes(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }
@@ -199,6 +246,63 @@ async fn deleted_account_is_gone_from_api_and_database_files_but_not_from_an_ear
     let bob: Value = gw.list_as("bob", "").await;
     assert!(bob.to_string().contains(&bob_text), "bob's data is untouched");
 
+    // Nor any SOAP call (the admin sees every account's rows there), nor any panel page of the admin.
+    for (operation, inner) in [
+        ("ListMessages", "<limit>1000</limit>"),
+        ("GetInbox", "<limit>1000</limit>"),
+        ("GetMessageStatus", &*format!("<messageId>{sent_id}</messageId>")),
+    ] {
+        let envelope = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><w:Security xmlns:w="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><w:UsernameToken><w:Username>root</w:Username><w:Password>{PASSWORD}</w:Password></w:UsernameToken></w:Security></s:Header><s:Body><{operation} xmlns="urn:smsgate:soap:v1">{inner}</{operation}></s:Body></s:Envelope>"#
+        );
+        let body = http
+            .post(gw.url("/soap/v1"))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(envelope)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("Envelope"), "{operation}: {body}");
+        assert!(
+            !body.contains(&marker),
+            "SOAP {operation} shows the deleted text: {body}"
+        );
+        assert!(
+            !body.contains(alice_number),
+            "SOAP {operation} shows alice's number: {body}"
+        );
+    }
+    let panel = panel_session(&gw, "root").await;
+    for path in [
+        "/panel/messages".to_owned(),
+        format!("/panel/messages?recipient={}", alice_number.replace('+', "%2B")),
+        "/panel/inbox".to_owned(),
+        format!("/panel/messages/{sent_id}"),
+        "/panel/accounts".to_owned(),
+        "/panel/audit".to_owned(),
+        "/panel/dashboard".to_owned(),
+    ] {
+        let r = http
+            .get(gw.url(&path))
+            .header("cookie", &panel)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        // The search form echoes what was searched for; only the results count.
+        let body = r
+            .text()
+            .await
+            .unwrap()
+            .replace(&format!("value=\"{alice_number}\""), "");
+        assert!(status == 200 || status == 404, "{path}: {status}");
+        assert!(!body.contains(&marker), "panel {path} shows the deleted text");
+        assert!(!body.contains(alice_number), "panel {path} shows alice's number");
+    }
+
     // What remains: the audit entries (who, when, from where) and the tombstone.
     let root = gw.gateway.find_account_by_login("root").await.unwrap().unwrap();
     let log = gw
@@ -234,6 +338,22 @@ async fn deleted_account_is_gone_from_api_and_database_files_but_not_from_an_ear
         !contains(&live, &marker),
         "the deleted text is still in the database files"
     );
+    // Nor her number: as text, nor as the semi-octets of the PDUs (TS 23.040 §9.1.2.3, hex in the store).
+    assert!(
+        !contains(&live, alice_number),
+        "the deleted number is still in the database files"
+    );
+    assert!(
+        contains(&live, &semi_octets("+48699000009")),
+        "the semi-octet search finds bob's number in his PDU"
+    );
+    assert!(
+        !contains(&live, &semi_octets(alice_number)),
+        "the deleted number is still in a stored PDU"
+    );
+    // Free pages are handed back to the file system (incremental vacuum), so none linger in the file.
+    let space = gw.gateway.store().space().await.unwrap();
+    assert_eq!((space.auto_vacuum, space.free_pages), (2, 0), "{space:?}");
 
     // The backup taken before still has it, but only for the key's holder.
     let raw = std::fs::read(&backup_file).unwrap();

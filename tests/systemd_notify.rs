@@ -58,4 +58,18 @@ async fn readiness_status_and_watchdog_reach_the_notify_socket() {
     systemd::stopping();
     sock.set_nonblocking(false).unwrap();
     assert_eq!(recv(&sock), "STOPPING=1\n");
+
+    // A long start (staged restore, one-time VACUUM) extends systemd's start timeout until dropped.
+    {
+        let _keepalive = systemd::StartupKeepAlive::start("starting: preparing the database");
+        assert_eq!(
+            recv(&sock),
+            "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=starting: preparing the database\n"
+        );
+    }
+    sock.set_nonblocking(true).unwrap();
+    assert!(
+        sock.recv(&mut buf).is_err(),
+        "nothing after the keep-alive is dropped"
+    );
 }

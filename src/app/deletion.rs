@@ -63,7 +63,7 @@ impl Gateway {
             who.require_admin()?;
         }
         let grace_ms = if own {
-            i64::from(self.inner.settings.retention.deletion_grace_hours) * HOUR_MS
+            i64::from(self.retention().deletion_grace_hours) * HOUR_MS
         } else {
             0
         };
@@ -229,6 +229,7 @@ impl Gateway {
             )),
         )
         .await;
+        self.reclaim_space().await;
         self.checkpoint().await;
         Ok(Some(erased))
     }

@@ -30,7 +30,7 @@ pub use self::modems::{
     AT_DEFAULT_TIMEOUT, AT_MAX_TIMEOUT, AtOutcome, ModemView, Requester, SettingsInput, SettingsView,
     TEST_SMS_VALIDITY,
 };
-pub use self::retention::{AccountExport, RETENTION_INTERVAL};
+pub use self::retention::{AccountExport, LastPurge, RETENTION_INTERVAL, RetentionStatus};
 pub use self::start::GatewayHandles;
 pub use self::submit::{
     EncodingChoice, MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, PRIORITY_RANGE, SubmitRequest,
@@ -163,6 +163,8 @@ struct Inner {
     erased: deletion::ErasedAccounts,
     /// The claimer of a cluster node (idle when not in a cluster).
     cluster: cluster::ClusterRuntime,
+    /// Retention periods in force (changeable at run time) and the sweep's state.
+    retention: retention::RetentionState,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

@@ -146,6 +146,7 @@ impl Gateway {
         } else {
             dispatcher.load().await?
         };
+        let retention = super::retention::RetentionState::load(&store, &settings.retention).await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -157,6 +158,7 @@ impl Gateway {
                 modems: ModemRuntime::default(),
                 erased: Default::default(),
                 cluster: Default::default(),
+                retention,
             }),
         };
         gateway.spawn_event_loop();

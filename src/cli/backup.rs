@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use smsgate::app::backup::{
-    BackupKey, IDENTITY_FILE, RestoreKey, configured_key, create_backup, expire_backups, list_backups,
-    read_identities, restore_backup, verify_backup,
+    BackupKey, IDENTITY_FILE, RestoreKey, Rotation, configured_key, create_backup, expire_backups_rotated,
+    list_backups, read_identities, read_sidecar, restore_backup_with, verify_backup_with,
 };
 use smsgate::config::Settings;
 
@@ -79,6 +79,19 @@ fn restore_key(settings: &Settings, key: &KeyArgs) -> anyhow::Result<RestoreKey>
     Ok(RestoreKey::Identities(read_identities(&path)?))
 }
 
+/// A progress bar over the bytes of `file` on stderr (hidden when stderr is not a terminal).
+fn progress_bar(file: &std::path::Path) -> indicatif::ProgressBar {
+    let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(file.display().to_string());
+    bar
+}
+
 pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     let settings = args.data.settings()?;
     match args.command {
@@ -92,7 +105,9 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
             let info = create_backup(&settings, &key, out.as_deref(), now)?;
             println!("{} ({} bytes)", info.path.display(), info.bytes);
             if out.is_none() {
-                for gone in expire_backups(&settings.backup_dir(), settings.backup_keep_days(), now)? {
+                let dir = settings.backup_dir();
+                let rotation = Rotation::of(&settings);
+                for gone in expire_backups_rotated(&dir, settings.backup_keep_days(), rotation, now)? {
                     println!("expired {}", gone.display());
                 }
             }
@@ -103,12 +118,28 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
                     .created_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
-                println!("{at}  {:>12}  {}", b.bytes, b.path.display());
+                // Schema and last verification from the sidecar (unknown for backups of older builds).
+                let side = read_sidecar(&b.path);
+                let schema = side
+                    .as_ref()
+                    .map_or_else(|| "?".to_owned(), |s| format!("v{}", s.schema_version));
+                let verified = side
+                    .and_then(|s| s.verified_at)
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .map_or_else(|| "not verified".to_owned(), |t| format!("verified {t}"));
+                println!(
+                    "{at}  {:>12}  {schema:>4}  {verified:<33}  {}",
+                    b.bytes,
+                    b.path.display()
+                );
             }
         }
         BackupCommand::Verify { file, key } => {
             let key = restore_key(&settings, &key)?;
-            let m = verify_backup(&file, &key, &settings.data_dir)?;
+            let bar = progress_bar(&file);
+            let m = verify_backup_with(&file, &key, &settings.data_dir, &|n| bar.set_position(n));
+            bar.finish_and_clear();
+            let m = m?;
             println!(
                 "{}: valid (taken {}, schema version {}, {} database bytes)",
                 file.display(),
@@ -119,7 +150,10 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         }
         BackupCommand::Restore { file, key } => {
             let key = restore_key(&settings, &key)?;
-            let m = restore_backup(&settings, &file, &key)?;
+            let bar = progress_bar(&file);
+            let m = restore_backup_with(&settings, &file, &key, &|n| bar.set_position(n));
+            bar.finish_and_clear();
+            let m = m?;
             println!(
                 "restored {} (taken {}, schema version {}) into {}",
                 file.display(),

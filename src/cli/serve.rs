@@ -152,11 +152,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     prepare_data_dir(&settings.data_dir)?;
     // Held while the service runs: `smsgate backup restore` refuses to replace the database under it.
     let _data_lock = smsgate::app::backup::lock_data_dir(&settings.data_dir)?;
+    // A staged restore, the one-time conversion of a large database to incremental vacuum, or migrations
+    // may take longer than systemd's start timeout: keep extending it until the gateway is up.
+    let keepalive = smsgate::ops::systemd::StartupKeepAlive::start("starting: preparing the database");
+    // A restore staged in the panel replaces the database now, before anything opens it. If it fails the
+    // current database is untouched and the service starts with it.
+    let restored = smsgate::app::backup::apply_staged_restore(&settings);
+    if let Err(error) = &restored {
+        tracing::error!(%error, "the staged restore failed; starting with the current database");
+    }
     let sim = args.sim.is_some_and(|n| n > 0);
     let (gateway, handles) = Gateway::start(settings.clone(), sim)
         .await
         .context("cannot start the gateway")?;
+    drop(keepalive);
     tracing::info!(?handles, "gateway started");
+    match restored {
+        Ok(Some(r)) => {
+            let details = format!(
+                "file={} schema={} requested_by={} requested_at={} previous_saved_as={}",
+                r.staged.backup.display(),
+                r.manifest.schema_version,
+                r.staged.requested_by,
+                r.staged.requested_at,
+                r.previous.path.display()
+            );
+            gateway
+                .audit(None, None, r.staged.source_ip, "backup.restored", Some(details))
+                .await;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            gateway
+                .audit(None, None, None, "backup.restore_failed", Some(e.to_string()))
+                .await;
+        }
+    }
     let result = run_started(&settings, &gateway, admin_password).await;
     // Whatever happened after the start, stop sends and flush the database before exiting.
     gateway.shutdown().await;
@@ -205,7 +236,9 @@ async fn run_started(
         max_body_bytes: settings.http.max_body_bytes,
         rate_limit: smsgate::http::ratelimit::AccountRateLimiter::new(settings.http.requests_per_second)
             .map(Arc::new),
-    });
+    })
+    // The panel's TLS page manages the certificate this service serves.
+    .layer(axum::Extension(Arc::clone(&certificate)));
 
     let shutdown = CancellationToken::new();
     let admission = spawn_pool_admission(gateway.clone(), settings, shutdown.clone()).await;

@@ -27,6 +27,57 @@ pub fn stopping() {
     }
 }
 
+/// How far each start-up keep-alive pushes systemd's start timeout.
+const START_EXTENSION: Duration = Duration::from_secs(60);
+/// How often the start-up keep-alive speaks (well inside [`START_EXTENSION`]).
+const START_BEAT: Duration = Duration::from_secs(20);
+
+/// Keeps systemd from killing a start that takes long for a good reason (a staged restore, the one-time
+/// conversion of a large database to incremental vacuum, migrations): while it lives, a thread extends the
+/// start timeout (`EXTEND_TIMEOUT_USEC`) every 20 s with a status line. Dropping it stops the thread.
+pub struct StartupKeepAlive {
+    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StartupKeepAlive {
+    /// Starts extending the start timeout, showing `status`.
+    pub fn start(status: &'static str) -> StartupKeepAlive {
+        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let flag = stop.clone();
+        let usec = u32::try_from(START_EXTENSION.as_micros()).unwrap_or(u32::MAX);
+        let thread = std::thread::Builder::new()
+            .name("startup-keepalive".into())
+            .spawn(move || {
+                let (lock, wake) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stopped {
+                    let _ = sd_notify::notify(
+                        false,
+                        &[NotifyState::ExtendTimeoutUsec(usec), NotifyState::Status(status)],
+                    );
+                    stopped = wake
+                        .wait_timeout(stopped, START_BEAT)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+            })
+            .ok();
+        StartupKeepAlive { stop, thread }
+    }
+}
+
+impl Drop for StartupKeepAlive {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The keep-alive period to use: half the watchdog interval systemd asked for, or `None` when the
 /// watchdog is off.
 pub fn watchdog_period() -> Option<Duration> {

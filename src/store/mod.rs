@@ -26,8 +26,9 @@ mod modems;
 pub mod pg;
 mod retention;
 mod schema;
+mod settings;
 mod stages;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, create_database_at_version};
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ pub use messages::*;
 pub use model::*;
 pub use modem_settings::{ModemSettings, StoredModemSettings};
 pub use modems::*;
-pub use retention::Purged;
+pub use retention::{Purged, Space, VACUUM_STEP_PAGES};
 pub use stages::*;
 pub use webhooks::*;
 
@@ -156,6 +157,11 @@ impl std::fmt::Debug for Store {
 fn open_writer(path: &Path) -> StoreResult<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A new file gets incremental auto-vacuum for free, before its first table (see [`retention`]).
+    let page_count: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    if page_count == 0 {
+        conn.pragma_update(None, "auto_vacuum", retention::AUTO_VACUUM_INCREMENTAL)?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a commit is on disk when it returns, also in WAL mode (NORMAL may lose the last commits on
     // power loss, which would break "accepted means stored").
@@ -165,6 +171,10 @@ fn open_writer(path: &Path) -> StoreResult<Connection> {
     // free space of pages, so that deleted message texts cannot be recovered from the file.
     conn.pragma_update(None, "secure_delete", "ON")?;
     schema::migrate(&mut conn)?;
+    let auto_vacuum: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if auto_vacuum != retention::AUTO_VACUUM_INCREMENTAL {
+        retention::convert_to_incremental_vacuum(&conn);
+    }
     Ok(conn)
 }
 

@@ -190,6 +190,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(super::stages::V4_ACCOUNT_STAGES),
     M::up(super::erasure::V5_ERASURE),
     M::up(super::modem_settings::V6_MODEM_SETTINGS),
+    M::up(super::settings::V7_RUNTIME_SETTINGS),
 ];
 
 /// All migrations, oldest first.
@@ -201,6 +202,15 @@ pub const SCHEMA_VERSION: usize = MIGRATION_LIST.len();
 /// Brings the database to the newest schema version.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     MIGRATIONS.to_latest(conn)?;
+    Ok(())
+}
+
+/// Creates a database file at `path` migrated only up to `version` (1..=[`SCHEMA_VERSION`]), as an older
+/// build would have left it: for tests of restoring and opening old databases.
+#[doc(hidden)]
+pub fn create_database_at_version(path: &std::path::Path, version: usize) -> StoreResult<()> {
+    let mut conn = Connection::open(path)?;
+    MIGRATIONS.to_version(&mut conn, version)?;
     Ok(())
 }
 
@@ -229,6 +239,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 19);
+        assert_eq!(tables, 20);
     }
 }

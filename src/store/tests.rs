@@ -1,5 +1,6 @@
 //! Store tests: migrations, group commit, per-job rollback, crash recovery, scoping, idempotency,
 //! status-report pairing and the webhook outbox.
+use rusqlite::params;
 use std::sync::atomic::Ordering;
 
 use super::*;
@@ -893,4 +894,150 @@ fn tp_status_classes() {
     for (status, kind) in table {
         assert_eq!(report_kind(status), kind, "TP-Status {status:#04x}");
     }
+}
+
+#[tokio::test]
+async fn audit_entries_are_purged_by_their_own_cutoff() {
+    let (_dir, store) = open().await;
+    for at in [100, 200, 9_000] {
+        store
+            .audit(
+                NewAuditEntry {
+                    action: "login.failed".into(),
+                    ..Default::default()
+                },
+                at,
+            )
+            .await
+            .unwrap();
+    }
+    // The data purge leaves the audit log alone; the audit purge takes only what is older than its cutoff.
+    store.purge_older_than(10_000).await.unwrap();
+    assert_eq!(store.audit_log(None, 10).await.unwrap().len(), 3);
+    assert_eq!(store.purge_audit_older_than(1_000).await.unwrap(), 2);
+    let left = store.audit_log(None, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].at, ms_to_datetime(9_000));
+}
+
+/// Bytes of the database file plus its WAL.
+fn file_bytes(path: &Path) -> u64 {
+    let wal = {
+        let mut p = path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    };
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+        + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_new_database_uses_incremental_vacuum_and_a_purge_gives_space_back() {
+    let (dir, store) = open().await;
+    let path = dir.path().join("db").join("smsgate.db");
+    assert_eq!(
+        store.space().await.unwrap().auto_vacuum,
+        2,
+        "incremental from the start"
+    );
+    let a = account(&store, "a", Role::Client).await;
+    // ~8 MB of finished messages, old enough to be purged.
+    let big = "x".repeat(2_000);
+    for chunk in 0..40 {
+        let text = big.clone();
+        store
+            .write(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "INSERT INTO messages (id, account_id, recipient, text, encoding, status, parts, created_at,
+                         updated_at) VALUES (?1, ?2, '+48600100200', ?3, 'gsm7', 'sent', 1, 10, 10)",
+                )?;
+                for i in 0..100 {
+                    stmt.execute(params![format!("m{chunk:03}-{i:03}"), a.0, text])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    store.checkpoint_truncate().await.unwrap();
+    let full = file_bytes(&path);
+    assert!(full > 8_000_000, "{full}");
+    let purged = store.purge_older_than(1_000).await.unwrap();
+    assert_eq!(purged.messages, 4_000);
+    store.checkpoint_truncate().await.unwrap();
+    let space = store.space().await.unwrap();
+    assert!(space.free_pages > 1_500, "the purge frees pages: {space:?}");
+    assert_eq!(
+        file_bytes(&path),
+        full,
+        "without a vacuum the file keeps its size"
+    );
+    // Step by step: each step returns at most VACUUM_STEP_PAGES.
+    let mut left = space.free_pages;
+    let mut steps = 0;
+    while left > 0 {
+        let next = store.reclaim_free_pages(VACUUM_STEP_PAGES).await.unwrap();
+        assert_eq!(
+            next,
+            left.saturating_sub(u64::from(VACUUM_STEP_PAGES)),
+            "each step returns a full step of pages"
+        );
+        left = next;
+        steps += 1;
+    }
+    assert_eq!(steps, space.free_pages.div_ceil(u64::from(VACUUM_STEP_PAGES)));
+    store.checkpoint_truncate().await.unwrap();
+    let after = file_bytes(&path);
+    assert!(after < full / 8, "the file shrinks: {full} -> {after}");
+    assert_eq!(store.space().await.unwrap().free_pages, 0);
+    // Refilling and purging again does not grow the file beyond the first peak.
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_existing_database_without_auto_vacuum_is_converted_once_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smsgate.db");
+    {
+        // As an older build created it: auto_vacuum NONE, at the current schema, with data.
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        schema::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO accounts (login, password_hash, role, created_at) VALUES ('old', 'h', 'client', 1)",
+            [],
+        )
+        .unwrap();
+        let mode: i64 = conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 0);
+    }
+    let store = Store::open(&path).unwrap();
+    let space = store.space().await.unwrap();
+    assert_eq!(space.auto_vacuum, 2);
+    assert!(store.account_by_login("old").await.unwrap().is_some());
+    store.close().await.unwrap();
+    // Opening again does not rebuild it (the mode is already right).
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.space().await.unwrap().auto_vacuum, 2);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn runtime_settings_are_saved_and_replaced() {
+    let (_dir, store) = open().await;
+    assert_eq!(store.runtime_setting("retention").await.unwrap(), None);
+    store
+        .put_runtime_setting("retention", "{\"days\":1}".into(), Some("root".into()), 5)
+        .await
+        .unwrap();
+    store
+        .put_runtime_setting("retention", "{\"days\":2}".into(), None, 6)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.runtime_setting("retention").await.unwrap().as_deref(),
+        Some("{\"days\":2}")
+    );
 }

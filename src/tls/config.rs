@@ -39,14 +39,15 @@ pub enum ClientCertMode {
 /// A [`ResolvesServerCert`] holding the current certificate; [`CertResolver::reload`] swaps it atomically,
 /// so handshakes in progress keep the old one and new ones get the new one: rotation without downtime.
 pub struct CertResolver {
-    source: CertSource,
+    /// Swapped by [`CertResolver::set_source`] (a certificate installed from the panel).
+    source: RwLock<CertSource>,
     current: RwLock<Arc<CertifiedKey>>,
 }
 
 impl fmt::Debug for CertResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertResolver")
-            .field("source", &self.source)
+            .field("source", &self.source())
             .finish_non_exhaustive()
     }
 }
@@ -56,19 +57,43 @@ impl CertResolver {
     pub fn new(source: CertSource) -> Result<Self, TlsError> {
         let key = load_certified_key(&source)?;
         Ok(CertResolver {
-            source,
+            source: RwLock::new(source),
             current: RwLock::new(Arc::new(key)),
         })
     }
 
+    /// Where the certificate is read from now.
+    pub fn source(&self) -> CertSource {
+        match self.source.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Re-reads the files. On error the old certificate stays in use and the error is returned.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let key = Arc::new(load_certified_key(&self.source)?);
+        let key = Arc::new(load_certified_key(&self.source())?);
+        self.swap(key);
+        Ok(())
+    }
+
+    /// Serves the certificate of other files from now on (new handshakes; running connections keep
+    /// theirs). The files are loaded and checked first: on error nothing changes.
+    pub fn set_source(&self, source: CertSource) -> Result<(), TlsError> {
+        let key = Arc::new(load_certified_key(&source)?);
+        match self.source.write() {
+            Ok(mut guard) => *guard = source,
+            Err(poisoned) => *poisoned.into_inner() = source,
+        }
+        self.swap(key);
+        Ok(())
+    }
+
+    fn swap(&self, key: Arc<CertifiedKey>) {
         match self.current.write() {
             Ok(mut guard) => *guard = key,
             Err(poisoned) => *poisoned.into_inner() = key,
         }
-        Ok(())
     }
 
     /// The certificate chain served now (leaf first).

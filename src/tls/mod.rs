@@ -8,6 +8,7 @@
 pub mod acceptor;
 pub mod client_cert;
 pub mod config;
+pub mod manage;
 pub mod pkcs12;
 pub mod pki;
 
@@ -80,10 +81,11 @@ impl ServerCertificate {
             }),
             None => {
                 let certs = ApplianceCerts::ensure(dir, sans)?;
-                let source = CertSource {
+                // A certificate installed from the panel wins over the one the appliance CA issues.
+                let source = manage::installed_source(dir).unwrap_or(CertSource {
                     cert: certs.server_cert.clone(),
                     key: certs.server_key.clone(),
-                };
+                });
                 Ok(ServerCertificate {
                     resolver: std::sync::Arc::new(CertResolver::new(source)?),
                     ca_cert: Some(certs.ca_cert),

@@ -43,7 +43,11 @@ pub async fn start() -> Gw {
 /// Starts with adjusted settings; `modems` = `Gateway::start` (with the simulated bank when `[sim]` asks),
 /// else `Gateway::open` (no modems).
 pub async fn start_with(adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), adjust, modems).await
+}
+
+/// [`start_with`] over a data directory that may already hold a database (e.g. a restored backup).
+pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw {
     let mut settings = Settings::default_with_data_dir(dir.path());
     settings.http.max_body_bytes = MAX_BODY;
     adjust(&mut settings);
@@ -95,6 +99,11 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings), modems: bool) -> Gw 
 }
 
 pub fn client(ca: &std::path::Path) -> reqwest::Client {
+    client_with(ca, reqwest::redirect::Policy::default())
+}
+
+/// [`client`] with a redirect policy (e.g. `none` to see a login's `303` and its cookies).
+pub fn client_with(ca: &std::path::Path, redirect: reqwest::redirect::Policy) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for c in read_certs(ca).unwrap() {
         roots.add(c).unwrap();
@@ -106,6 +115,7 @@ pub fn client(ca: &std::path::Path) -> reqwest::Client {
         .with_no_client_auth();
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
+        .redirect(redirect)
         .build()
         .unwrap()
 }

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 fail() { echo "panel e2e: $*" >&2; exit 1; }
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing (apt-get install chromium; tests/run-all.sh installs it)"
-for tool in node npm python3 curl; do
+for tool in node npm python3 curl openssl; do
   command -v "$tool" >/dev/null || fail "$tool is missing"
 done
 
@@ -45,7 +45,12 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
+# An operator's certificate for the TLS page (the browser installs it; a new connection must get it).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=panel-e2e.example \
+  -addext subjectAltName=DNS:panel-e2e.example -keyout "$WORK/op-key.pem" -out "$WORK/op.pem" 2>/dev/null \
+  || fail "openssl could not make a test certificate"
+
 mkdir -p target/screenshots
-BASE="$BASE" ADMIN_PASSWORD="$ADMIN_PASSWORD" SCREENSHOTS="$PWD/target/screenshots" CHROMIUM="$CHROMIUM" \
+TLS_CERT="$WORK/op.pem" TLS_KEY="$WORK/op-key.pem" BASE="$BASE" ADMIN_PASSWORD="$ADMIN_PASSWORD" SCREENSHOTS="$PWD/target/screenshots" CHROMIUM="$CHROMIUM" \
   node tests/e2e/panel/panel.mjs || { tail -n 30 "$WORK/serve.err" >&2; fail "browser checks failed"; }
 echo "panel e2e: screenshots in target/screenshots/"

@@ -14,6 +14,7 @@
 //! are sent with a strict Content-Security-Policy (no inline script or style) and `no-store`.
 // Handlers return `Result<_, PanelError>`, a small enum; the lint fires on the shared API error type.
 #![allow(clippy::result_large_err)]
+mod backups;
 mod bulk;
 mod certs;
 #[cfg(test)]
@@ -22,7 +23,9 @@ pub mod i18n;
 mod modem_pages;
 pub mod multipart;
 mod pages;
+mod retention;
 pub mod session;
+mod tls;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -79,6 +82,9 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("tokens.html", include_str!("templates/tokens.html")),
     ("webhooks.html", include_str!("templates/webhooks.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("retention.html", include_str!("templates/retention.html")),
+    ("backups.html", include_str!("templates/backups.html")),
+    ("tls.html", include_str!("templates/tls.html")),
 ];
 
 /// The panel's routes, with a fresh session store; merged into the HTTPS router.
@@ -137,6 +143,20 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/account/delete", post(pages::delete_account))
         .route("/panel/account/export", get(pages::export))
         .route("/panel/audit", get(pages::audit))
+        .route(
+            "/panel/retention",
+            get(retention::retention).post(retention::save_retention),
+        )
+        .route("/panel/backups", get(backups::backups))
+        .route("/panel/backups/create", post(backups::create))
+        .route("/panel/backups/staged/cancel", post(backups::cancel_restore))
+        .route("/panel/backups/{name}/download", get(backups::download))
+        .route("/panel/backups/{name}/verify", post(backups::verify))
+        .route("/panel/backups/{name}/restore", post(backups::restore))
+        .route("/panel/tls", get(tls::tls))
+        .route("/panel/tls/ca.pem", get(tls::ca_pem))
+        .route("/panel/tls/install", post(tls::install))
+        .route("/panel/tls/regenerate", post(tls::regenerate))
         .route("/panel/static/panel.css", get(css))
         .route("/panel/static/panel.js", get(js))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -423,5 +443,7 @@ pub fn html<T: Template>(page: &T) -> Result<Response, PanelError> {
     Ok(axum::response::Html(page.render()?).into_response())
 }
 
+#[cfg(test)]
+mod admin_tests;
 #[cfg(test)]
 mod tests;

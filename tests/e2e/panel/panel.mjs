@@ -1,9 +1,10 @@
 // Drives the real panel in Debian's Chromium against `smsgate serve --sim 2` (started by ../panel.sh).
 // Env: BASE (https://127.0.0.1:PORT), ADMIN_PASSWORD, SCREENSHOTS (directory), CHROMIUM (binary).
 import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import tls from "node:tls";
 import assert from "node:assert/strict";
 
 const BASE = process.env.BASE;
@@ -477,14 +478,105 @@ try {
     });
   });
 
-  await step("the admin's audit log shows panel logins, the deletion and the modem actions", async () => {
+  await step("admin changes the retention periods; an audit period shorter than the messages' is refused", async () => {
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/retention`);
+    await page.locator("#ret-next").waitFor();
+    await page.locator("#ret-in-days").fill("400");
+    await page.locator("#ret-in-audit").fill("300");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("retention.audit_days: must be at least retention.days").waitFor();
+    assert.equal(await page.locator("#ret-in-days").inputValue(), "400", "the form keeps what was typed");
+    assert.equal(await page.locator("#ret-days").textContent(), "730", "the periods in force are unchanged");
+    await page.locator("#ret-in-audit").fill("2000");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Retention periods saved").waitFor();
+    assert.equal(await page.locator("#ret-audit-days").textContent(), "2000");
+    await shot(page, "retention");
+  });
+
+  await step("a technician sees retention but not backups or the TLS page", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/retention`);
+    await page.locator("#ret-days").waitFor();
+    assert.equal(await page.locator("#retention-form").count(), 0);
+    assert.equal((await page.goto(`${BASE}/panel/backups`)).status(), 403);
+    assert.equal((await page.goto(`${BASE}/panel/tls`)).status(), 403);
+  });
+
+  await step("admin takes, verifies and downloads a backup, and stages a restore only with the typed name", async () => {
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/backups`);
+    await page.getByRole("button", { name: "Take a backup now" }).click();
+    await page.getByText("Backup taken.").waitFor();
+    const row = page.locator("#backups tbody tr").first();
+    const name = (await row.locator("td").first().textContent()).trim();
+    assert.match(name, /^smsgate-\d{8}T\d{9}Z\.db\.age$/);
+    await row.getByRole("button", { name: "Verify" }).click();
+    await page.getByText("Backup verified").waitFor();
+    assert.notEqual((await page.locator("#backups tbody tr").first().locator("td").nth(4).textContent()).trim(), "—");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.locator("#backups tbody tr").first().getByRole("link", { name: "Download", exact: true }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), name);
+    const bytes = readFileSync(await download.path());
+    assert.equal(bytes.subarray(0, 21).toString(), "age-encryption.org/v1", "the download is encrypted");
+    await shot(page, "backups");
+    const restoreRow = page.locator("#backups tbody tr").first();
+    await restoreRow.locator("summary").click();
+    await restoreRow.locator("input[name=confirm]").fill("yes");
+    await restoreRow.getByRole("button", { name: "Restore…" }).click();
+    await page.getByText("does not match the backup").waitFor();
+    assert.equal(await page.locator("#staged-restore").count(), 0);
+    const again = page.locator("#backups tbody tr").first();
+    await again.locator("summary").click();
+    await again.locator("input[name=confirm]").fill(name);
+    await again.getByRole("button", { name: "Restore…" }).click();
+    await page.getByText("Restore staged").first().waitFor();
+    await page.locator("#staged-restore").getByText(name).waitFor();
+    await page.getByRole("button", { name: "Cancel the restore" }).click();
+    await page.getByText("Staged restore cancelled.").waitFor();
+    assert.equal(await page.locator("#staged-restore").count(), 0);
+  });
+
+  await step("admin installs a certificate that new connections get without a restart, then re-issues", async () => {
+    const page = admin.page;
+    await page.goto(`${BASE}/panel/tls`);
+    await page.locator("#tls-origin").filter({ hasText: "appliance" }).waitFor();
+    const [ca] = await Promise.all([page.waitForEvent("download"), page.locator("#tls-ca").click()]);
+    assert.match(readFileSync(await ca.path(), "utf8"), /^-----BEGIN CERTIFICATE-----/);
+    await shot(page, "tls");
+    await page.locator("#tls-in-cert").fill(readFileSync(process.env.TLS_CERT, "utf8"));
+    await page.locator("#tls-in-key").fill(readFileSync(process.env.TLS_KEY, "utf8"));
+    await page.getByRole("button", { name: "Install a certificate" }).click();
+    await page.getByText("Certificate changed").waitFor();
+    await page.locator("#tls-origin").filter({ hasText: "installed" }).waitFor();
+    await page.locator("#tls-names").filter({ hasText: "panel-e2e.example" }).waitFor();
+    const url = new URL(BASE);
+    const served = await new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().subject.CN);
+        socket.end();
+      });
+      socket.on("error", reject);
+    });
+    assert.equal(served, "panel-e2e.example", "a new connection gets the installed certificate");
+    await page.getByLabel("I understand").check();
+    await page.getByRole("button", { name: "Issue a new appliance certificate" }).click();
+    await page.getByText("Certificate changed").waitFor();
+    await page.locator("#tls-origin").filter({ hasText: "appliance" }).waitFor();
+  });
+
+  await step("the admin's audit log shows panel logins, the deletion, modem, retention, backup and TLS actions", async () => {
     const page = admin.page;
     await page.goto(`${BASE}/panel/audit`);
     await page.locator("#audit").getByText("panel.login").first().waitFor();
     await page.locator("#audit").getByText("account.erased").first().waitFor();
     for (const action of ["panel.csv_sent", "account.ip_pool_changed", "account.cert_bound", "account.cert_revoked",
       "account.cert_required_changed", "modem.ussd", "modem.at", "modem.at.refused", "modem.restart", "modem.settings",
-      "modem.test_sms"]) {
+      "modem.test_sms", "retention.changed", "backup.created", "backup.downloaded", "backup.restore_staged",
+      "tls.certificate_installed", "tls.certificate_regenerated"]) {
       await page.locator("#audit").getByText(action, { exact: true }).first().waitFor();
     }
   });
