@@ -10,6 +10,8 @@ APT_PACKAGES=(gammu gammu-smsd smstools kannel socat openssl curl python3 sqlite
 missing=()
 # The PDU codec's interop tests (crates/pdu/tests/gammu_interop.rs) decode and encode with libgammu.
 APT_PACKAGES+=(python3-gammu)
+# The metrics test (tests/ops_e2e.rs) checks /metrics with Prometheus' own `promtool check metrics`.
+APT_PACKAGES+=(prometheus)
 # The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
 APT_PACKAGES+=(chromium)
 # Node.js and npm drive the panel's browser test. Machines that already have them from another source

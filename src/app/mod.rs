@@ -8,6 +8,7 @@
 pub mod backup;
 mod deletion;
 mod events;
+pub mod health;
 pub mod numbers;
 mod retention;
 pub mod roles;
@@ -154,6 +155,10 @@ struct Inner {
     modems: start::ModemRuntime,
     /// Accounts erased since start.
     erased: deletion::ErasedAccounts,
+    /// In-process metrics (send latency per modem, HTTP requests).
+    metrics: Arc<crate::ops::metrics::Metrics>,
+    /// When the gateway started (uptime).
+    started: std::time::SystemTime,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.

@@ -108,12 +108,14 @@ impl Gateway {
             );
         }
         let webhooks_due = Arc::new(Notify::new());
+        let metrics = Arc::new(crate::ops::metrics::Metrics::new());
         let dispatcher = Dispatcher::new(
             store.clone(),
             Policy::from_settings(&settings.dispatch),
             clock,
             Duration::from_secs(settings.dispatch.send_timeout_seconds),
             webhooks_due.clone(),
+            metrics.clone(),
         );
         let loaded = dispatcher.load().await?;
         let gateway = Gateway {
@@ -126,6 +128,8 @@ impl Gateway {
                 inbound: InboundState::new(),
                 modems: ModemRuntime::default(),
                 erased: Default::default(),
+                metrics,
+                started: std::time::SystemTime::now(),
             }),
         };
         gateway.spawn_event_loop();

@@ -10,6 +10,7 @@ pub mod modem;
 pub mod pdu;
 pub mod serve;
 pub mod settings;
+pub mod status;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -35,6 +36,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Encrypted backups: create (while running), list, verify, restore (service stopped).
     Backup(backup::BackupArgs),
+    /// The running gateway at a glance: modems, queue, backup, readiness (exit 1 when not ready).
+    Status(status::StatusArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(args) => account::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Backup(args) => backup::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

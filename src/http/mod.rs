@@ -9,6 +9,7 @@ pub mod client;
 pub mod extract;
 pub mod health;
 pub mod kannel;
+pub mod ops;
 pub mod panel;
 pub mod problem;
 pub mod ratelimit;
@@ -86,6 +87,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/inbox/{id}", get(api::get_inbox).delete(api::delete_inbox)),
         ("/modems", get(api::list_modems)),
         ("/modems/{id}", get(api::get_modem)),
+        ("/system", get(ops::system)),
         ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),
@@ -168,6 +170,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(soap::soap_router())
         .merge(panel::router())
         .route(
@@ -182,6 +185,10 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(extract::BodyLimit(limit)))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track_requests,
+        ))
         .with_state(state);
     with_security_headers(app)
 }

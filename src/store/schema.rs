@@ -189,6 +189,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(super::retention::V3_RETENTION_INDEXES),
     M::up(super::stages::V4_ACCOUNT_STAGES),
     M::up(super::erasure::V5_ERASURE),
+    M::up(super::routing::V9_ROUTING_RULES),
 ];
 
 /// All migrations, oldest first.
@@ -228,6 +229,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 18);
+        assert_eq!(tables, 19);
     }
 }
