@@ -421,3 +421,66 @@ async fn metrics_off_by_default_and_address_list_enforced() {
     parse_text_format(&text);
     assert!(text.contains("smsgate_ready 0\n"), "no modem: not ready");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_over_the_rest_api() {
+    let gw = common::start().await;
+    let http = gw.http();
+    let url = gw.url("/api/v1/routing");
+    let current: Value = http
+        .get(&url)
+        .basic_auth("root", Some(common::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["rules"], json!([]));
+    let revision = current["revision"].as_str().unwrap().to_owned();
+    let body = json!({"rules": [{"prefix": "+4860", "group": "default"}], "revision": revision});
+    // Clients may not, an invalid rule is named, a stale revision conflicts.
+    let r = http
+        .put(&url)
+        .basic_auth("alice", Some(common::PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let bad = json!({"rules": [{"prefix": "4860", "group": "default"}], "revision": revision});
+    let r = http
+        .put(&url)
+        .basic_auth("root", Some(common::PASSWORD))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(r, 422, Some("rules[0].prefix")).await;
+    let r = http
+        .put(&url)
+        .basic_auth("root", Some(common::PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["rules"][0]["prefix"], "+4860");
+    let r = http
+        .put(&url)
+        .basic_auth("root", Some(common::PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(r, 409, None).await;
+    // The next message follows the rule.
+    let sent: Value = gw
+        .send_as("alice", json!({"to": "+48601000111", "text": "routed"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["messages"][0]["group"], "default");
+}

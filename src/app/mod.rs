@@ -12,6 +12,7 @@ pub mod health;
 pub mod numbers;
 mod retention;
 pub mod roles;
+pub mod routing;
 pub mod stages;
 mod start;
 mod submit;
@@ -159,6 +160,10 @@ struct Inner {
     metrics: Arc<crate::ops::metrics::Metrics>,
     /// When the gateway started (uptime).
     started: std::time::SystemTime,
+    /// Run-time routing rules (see [`routing`]); read lock-free by every submit.
+    routes: arc_swap::ArcSwap<Vec<crate::store::StoredRouteRule>>,
+    /// Serialises edits of `routes` (check revision, store, swap).
+    routes_edit: tokio::sync::Mutex<()>,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.
@@ -242,7 +247,8 @@ impl Gateway {
             None => None,
         };
         let now = self.now_ms();
-        let prepared = submit::prepare(&self.inner.settings, &who.login, &request, now)?;
+        let routes = self.live_route_rules();
+        let prepared = submit::prepare(&self.inner.settings, &routes, &who.login, &request, now)?;
         let submitted = self
             .inner
             .store

@@ -118,6 +118,7 @@ impl Gateway {
             metrics.clone(),
         );
         let loaded = dispatcher.load().await?;
+        let routes = store.route_rules().await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -130,6 +131,8 @@ impl Gateway {
                 erased: Default::default(),
                 metrics,
                 started: std::time::SystemTime::now(),
+                routes: arc_swap::ArcSwap::from_pointee(routes),
+                routes_edit: tokio::sync::Mutex::new(()),
             }),
         };
         gateway.spawn_event_loop();

@@ -88,6 +88,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
         ("/modems", get(api::list_modems)),
         ("/modems/{id}", get(api::get_modem)),
         ("/system", get(ops::system)),
+        ("/routing", get(ops::get_routing).put(ops::put_routing)),
         ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),

@@ -1,7 +1,7 @@
-//! Monitoring surfaces on the HTTPS listeners: Prometheus `/metrics` (its own bearer token and/or
+//! Operations surfaces on the HTTPS listeners: Prometheus `/metrics` (its own bearer token and/or
 //! address list from `[metrics]`, independent of accounts), `GET /api/v1/system` (system health for
-//! operators; what `smsgate status` shows), and the middleware that counts and times every request by
-//! route template.
+//! operators; what `smsgate status` shows), `GET/PUT /api/v1/routing` (run-time routing rules), and the
+//! middleware that counts and times every request by route template.
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -16,10 +16,12 @@ use subtle::ConstantTimeEq;
 
 use super::ApiState;
 use super::caller::{Caller, client_of};
+use super::extract::StrictJson;
 use super::problem::Problem;
 use crate::auth::Scope;
 use crate::config::MetricsSettings;
 use crate::ops::metrics::{CONTENT_TYPE, UNMATCHED_ROUTE};
+use crate::store::StoredRouteRule;
 
 /// Why a scrape was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,43 @@ pub async fn metrics(State(state): State<ApiState>, parts: Parts) -> Response {
 pub async fn system(State(state): State<ApiState>, caller: Caller) -> Result<Response, Problem> {
     caller.require(Scope::ModemsRead)?;
     Ok(Json(state.gateway.system_health(&caller.principal).await?).into_response())
+}
+
+/// `PUT /api/v1/routing` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingBody {
+    /// The new run-time rules, first match wins.
+    pub rules: Vec<StoredRouteRule>,
+    /// The `revision` of the list this edit started from (from `GET /api/v1/routing`).
+    pub revision: String,
+}
+
+/// `GET /api/v1/routing`: run-time rules (with their revision), the config file's rules and the
+/// groups a rule may name (admin or technician; token scope `modems:read`).
+pub async fn get_routing(State(state): State<ApiState>, caller: Caller) -> Result<Response, Problem> {
+    caller.require(Scope::ModemsRead)?;
+    Ok(Json(state.gateway.routing_rules(&caller.principal).await?).into_response())
+}
+
+/// `PUT /api/v1/routing`: replaces the run-time rules; applied to the next accepted message and
+/// audited (admin or technician, password login: a token cannot reroute traffic).
+pub async fn put_routing(
+    State(state): State<ApiState>,
+    caller: Caller,
+    StrictJson(body): StrictJson<RoutingBody>,
+) -> Result<Response, Problem> {
+    caller.require_password_login()?;
+    let saved = state
+        .gateway
+        .set_routing_rules(
+            &caller.principal,
+            body.rules,
+            &body.revision,
+            Some(caller.peer.to_string()),
+        )
+        .await?;
+    Ok(Json(saved).into_response())
 }
 
 /// Counts and times every request by method, route template and status (see

@@ -15,6 +15,7 @@
 // Handlers return `Result<_, PanelError>`, a small enum; the lint fires on the shared API error type.
 #![allow(clippy::result_large_err)]
 pub mod i18n;
+mod ops;
 mod pages;
 pub mod session;
 
@@ -69,6 +70,12 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("tokens.html", include_str!("templates/tokens.html")),
     ("webhooks.html", include_str!("templates/webhooks.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("system.html", include_str!("templates/system.html")),
+    ("routing.html", include_str!("templates/routing.html")),
+    (
+        "routing_confirm.html",
+        include_str!("templates/routing_confirm.html"),
+    ),
 ];
 
 /// The panel's routes, with a fresh session store; merged into the HTTPS router.
@@ -112,6 +119,9 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/account/delete", post(pages::delete_account))
         .route("/panel/account/export", get(pages::export))
         .route("/panel/audit", get(pages::audit))
+        .route("/panel/system", get(ops::system))
+        .route("/panel/routing", get(ops::routing).post(ops::routing_save))
+        .route("/panel/routing/preview", post(ops::routing_preview))
         .route("/panel/static/panel.css", get(css))
         .route("/panel/static/panel.js", get(js))
         .layer(SetResponseHeaderLayer::if_not_present(
