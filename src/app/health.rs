@@ -362,7 +362,7 @@ impl Gateway {
         let snapshot = Snapshot {
             version: h.version.clone(),
             now,
-            process: crate::ops::metrics::process_sample(),
+            process: crate::ops::metrics::process_sample(unix_seconds(h.started_at)),
             ready: h.readiness.ready,
             database_ok: h.readiness.database == "ok",
             database_bytes: h.database.bytes,

@@ -675,8 +675,10 @@ fn render_instruments(e: &mut Encoder, metrics: &Metrics) {
     }
 }
 
-/// Reads `/proc/self` (proc(5)); `None` where it is not available.
-pub fn process_sample() -> Option<ProcessSample> {
+/// Reads `/proc/self` (proc(5)); `None` where it is not available. `fallback_start` (seconds since the
+/// epoch) is the start time used when `/proc/stat` is hidden, as it is under the unit's
+/// `ProcSubset=pid`.
+pub fn process_sample(fallback_start: f64) -> Option<ProcessSample> {
     /// `sysconf(_SC_CLK_TCK)` on Linux.
     const CLK_TCK: f64 = 100.0;
     /// proc(5) `stat`: after the `)` closing `comm`, field 3 is the first; `num_threads` is field 20,
@@ -693,7 +695,7 @@ pub fn process_sample() -> Option<ProcessSample> {
     let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
         s.lines()
             .find_map(|l| l.strip_prefix("btime ")?.trim().parse::<u64>().ok())
-    })?;
+    });
     let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
     let max_fds = std::fs::read_to_string("/proc/self/limits").ok().and_then(|l| {
         l.lines()
@@ -708,7 +710,10 @@ pub fn process_sample() -> Option<ProcessSample> {
         open_fds,
         max_fds,
         threads: field(NUM_THREADS).unwrap_or(0),
-        start_time: boot_time as f64 + field(START_TIME).unwrap_or(0) as f64 / CLK_TCK,
+        start_time: match (boot_time, field(START_TIME)) {
+            (Some(boot), Some(ticks)) => boot as f64 + ticks as f64 / CLK_TCK,
+            _ => fallback_start,
+        },
     })
 }
 
@@ -823,7 +828,7 @@ mod tests {
 
     #[test]
     fn process_sample_reads_proc_self() {
-        let p = process_sample().unwrap();
+        let p = process_sample(1.0).unwrap();
         assert!(p.resident_bytes > 0 && p.open_fds > 0 && p.threads >= 1, "{p:?}");
         assert!(p.start_time > 1.0e9, "{p:?}");
     }
