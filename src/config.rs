@@ -67,6 +67,8 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// Multi-site cluster on a shared PostgreSQL queue (off by default: one appliance on SQLite).
     pub cluster: ClusterSettings,
+    /// Prometheus `/metrics` access.
+    pub metrics: MetricsSettings,
 }
 
 /// `[http]`: where the HTTPS API listens.
@@ -89,6 +91,39 @@ pub struct HttpSettings {
     /// believed for IP pools (default none: the socket peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
+
+/// `[metrics]`: who may scrape `/metrics` on the HTTPS listeners. `/metrics` is off (404) while both
+/// `token` and `allow` are empty; when both are set a scrape needs both.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// `metrics.token`: bearer token Prometheus sends (`Authorization: Bearer ...`); at least 16
+    /// characters. Empty = no token required (then `allow` must name the scrapers).
+    pub token: String,
+    /// `metrics.allow`: addresses or CIDR ranges that may scrape; empty = any address (then `token` is
+    /// required). These addresses are also let through the pre-TLS IP-pool admission.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl MetricsSettings {
+    /// Whether `/metrics` is served at all.
+    pub fn enabled(&self) -> bool {
+        !self.token.is_empty() || !self.allow.is_empty()
+    }
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("MetricsSettings")
+            .field("token", &if self.token.is_empty() { "" } else { "<set>" })
+            .field("allow", &self.allow)
+            .finish()
+    }
+}
+
+/// Shortest accepted `metrics.token`.
+pub const MIN_METRICS_TOKEN: usize = 16;
 
 /// `[tls]`: the server certificate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -502,6 +537,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             backup: BackupSettings::default(),
             cluster: ClusterSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -800,6 +836,23 @@ impl Settings {
         if self.backup.keep_days == 0 {
             return Err(invalid("backup.keep_days", "must be at least 1"));
         }
+        if !self.metrics.token.is_empty() && self.metrics.token.chars().count() < MIN_METRICS_TOKEN {
+            return Err(invalid(
+                "metrics.token",
+                format!("must be at least {MIN_METRICS_TOKEN} characters (or empty)"),
+            ));
+        }
+        if self
+            .metrics
+            .token
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "metrics.token",
+                "must not contain spaces or control characters",
+            ));
+        }
         for (i, r) in self.backup.recipients.iter().enumerate() {
             if r.parse::<age::x25519::Recipient>().is_err() {
                 return Err(invalid(
@@ -992,6 +1045,9 @@ mod tests {
         check("[backup]\nrecipients = [\"ssh-rsa x\"]", "backup.recipients[0]");
         check("[sim]\nprofile = \"nokia3310\"", "sim.profile");
         check("[webhooks]\nretry_hours = 0", "webhooks.retry_hours");
+        check("[metrics]\ntoken = \"short\"", "metrics.token");
+        check("[metrics]\ntoken = \"0123456789 abcdef\"", "metrics.token");
+        check("[metrics]\nallow = [\"10.0.0.300/8\"]", "allow");
         check("bogus = 1", "bogus");
     }
 

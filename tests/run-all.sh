@@ -12,6 +12,8 @@ missing=()
 APT_PACKAGES+=(python3-gammu)
 # The modem hotplug monitor (tokio-udev) links libudev: headers and pkg-config for the build.
 APT_PACKAGES+=(libudev-dev pkg-config)
+# The metrics test (tests/ops_e2e.rs) checks /metrics with Prometheus' own `promtool check metrics`.
+APT_PACKAGES+=(prometheus)
 # The panel's browser test (tests/e2e/panel.sh) drives Debian's Chromium with Playwright (npm).
 APT_PACKAGES+=(chromium)
 # The cluster tests (tests/store_pg.rs, tests/cluster_e2e.rs) start a real PostgreSQL server in a temp dir.

@@ -6,7 +6,9 @@
 #      ModemManager away and gives them to group dialout;
 #   3. smsgate is active and its HTTPS port answers through the forwarded port (when this build's
 #      smsgate has `serve`), and an SMS sent through the API arrives in hw-sim (when hw-sim has its
-#      control API); detaching a modem (hot-unplug) leaves the service running;
+#      control API); `smsgate status` in the guest shows both modems ready and the journal carries the
+#      MODEM_ID and ACCOUNT fields; detaching a modem (hot-unplug) leaves the service running and
+#      `smsgate status` shows that modem absent;
 #   4. A/B: the RAUC bundle installs into slot b, the appliance reboots into b, and a slot that
 #      cannot boot (a, corrupted, made primary with one try) falls back to b by itself.
 #
@@ -215,6 +217,20 @@ if [ "$SERVE" = 1 ]; then
 		done
 		[ "$found" = 1 ] || { guest "journalctl -u smsgate -n 40 --no-pager" || true; fail "the SMS did not reach hw-sim"; }
 		echo "hw-sim received: $text"
+		# An API token for `smsgate status` below, while the password check above is still cached
+		# (auth.password_cache_seconds): a token costs a SHA-256, not another slow hash under TCG.
+		token=$(curl -sSk --max-time 400 -u "admin:$admin_pw" -H 'Content-Type: application/json' \
+			-d '{"name":"smoke-status"}' "https://127.0.0.1:$HTTPS_PORT/api/v1/tokens" \
+			| python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || fail "no API token for smsgate status"
+		phase "smsgate status and journald fields in the guest"
+		out=$(guest "SMSGATE_TOKEN=$token smsgate status --config /etc/smsgate/smsgate.toml") \
+			|| fail "smsgate status in the guest failed: $out"
+		echo "$out"
+		echo "$out" | grep -q "READY (2/2 modems ready)" || fail "smsgate status does not show two ready modems"
+		# Structured fields under their journal names (src/ops/journald.rs): the modem that joined, the
+		# account that logged in.
+		guest "journalctl -u smsgate -o verbose --no-pager | grep -q '^    MODEM_ID='" || fail "no MODEM_ID field in the journal"
+		guest "journalctl -u smsgate --no-pager ACCOUNT=admin | grep -q login" || fail "no ACCOUNT=admin entry in the journal"
 	fi
 	phase "hot-unplug of modem1"
 	qmp device_del '{"id":"modem1"}' >/dev/null
@@ -222,6 +238,18 @@ if [ "$SERVE" = 1 ]; then
 	guest "test ! -e /dev/ttyUSB1" || fail "ttyUSB1 still present after device_del"
 	sleep 5
 	guest "systemctl is-active smsgate.service" || fail "smsgate.service did not survive the unplug"
+	if [ -n "${token:-}" ]; then
+		# The service noticed: the unplugged modem is absent, the other one still serves.
+		absent=0
+		for _ in $(seq 30); do
+			out=$(guest "SMSGATE_TOKEN=$token smsgate status --config /etc/smsgate/smsgate.toml" || true)
+			if echo "$out" | grep -q "READY (1/2 modems ready)" && echo "$out" | grep -q " absent "; then absent=1; break; fi
+			sleep 2
+		done
+		echo "$out"
+		[ "$absent" = 1 ] || fail "smsgate status does not show the unplugged modem absent"
+		guest "journalctl -u smsgate --no-pager -o verbose | grep -q '^    MODEM_ID='" || fail "no MODEM_ID in the journal after the unplug"
+	fi
 else
 	echo "smoke.sh: this build's smsgate has no 'serve' command yet: service, HTTPS, SMS and hot-unplug checks not run"
 fi

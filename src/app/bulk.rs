@@ -23,7 +23,13 @@ impl Gateway {
         who: &Principal,
         request: &SubmitRequest,
     ) -> AppResult<Vec<PreparedMessage>> {
-        let prepared = submit::prepare(&self.inner.settings, &who.login, request, self.now_ms())?;
+        let prepared = submit::prepare(
+            &self.inner.settings,
+            &self.live_route_rules(),
+            &who.login,
+            request,
+            self.now_ms(),
+        )?;
         Ok(prepared
             .messages
             .into_iter()

@@ -10,10 +10,12 @@ pub mod bulk;
 mod cluster;
 mod deletion;
 mod events;
+pub mod health;
 mod modems;
 pub mod numbers;
 mod retention;
 pub mod roles;
+pub mod routing;
 pub mod stages;
 mod start;
 mod submit;
@@ -165,6 +167,14 @@ struct Inner {
     cluster: cluster::ClusterRuntime,
     /// Retention periods in force (changeable at run time) and the sweep's state.
     retention: retention::RetentionState,
+    /// In-process metrics (send latency per modem, HTTP requests).
+    metrics: Arc<crate::ops::metrics::Metrics>,
+    /// When the gateway started (uptime).
+    started: std::time::SystemTime,
+    /// Run-time routing rules (see [`routing`]); read lock-free by every submit.
+    routes: arc_swap::ArcSwap<Vec<crate::store::StoredRouteRule>>,
+    /// Serialises edits of `routes` (check revision, store, swap).
+    routes_edit: tokio::sync::Mutex<()>,
 }
 
 /// The gateway core; cheap to clone, shareable across tasks.
@@ -248,7 +258,8 @@ impl Gateway {
             None => None,
         };
         let now = self.now_ms();
-        let prepared = submit::prepare(&self.inner.settings, &who.login, &request, now)?;
+        let routes = self.live_route_rules();
+        let prepared = submit::prepare(&self.inner.settings, &routes, &who.login, &request, now)?;
         let submitted = self
             .inner
             .store

@@ -459,13 +459,19 @@ impl Gateway {
         request.delivery_report = true;
         request.client_ref = Some(format!("test via {modem}"));
         let now = self.now_ms();
-        let prepared =
-            submit::prepare(&self.inner.settings, &by.who.login, &request, now).map_err(|e| match e {
-                AppError::Validation { field, message } if field.starts_with("recipients") => {
-                    AppError::validation("to", message)
-                }
-                other => other,
-            })?;
+        let prepared = submit::prepare(
+            &self.inner.settings,
+            &self.live_route_rules(),
+            &by.who.login,
+            &request,
+            now,
+        )
+        .map_err(|e| match e {
+            AppError::Validation { field, message } if field.starts_with("recipients") => {
+                AppError::validation("to", message)
+            }
+            other => other,
+        })?;
         let Some(mut message) = prepared.messages.into_iter().next() else {
             return Err(AppError::validation("to", "needs a number"));
         };

@@ -133,12 +133,14 @@ impl Gateway {
             );
         }
         let webhooks_due = Arc::new(Notify::new());
+        let metrics = Arc::new(crate::ops::metrics::Metrics::new());
         let dispatcher = Dispatcher::new(
             store.clone(),
             Policy::from_settings(&settings.dispatch),
             clock,
             Duration::from_secs(settings.dispatch.send_timeout_seconds),
             webhooks_due.clone(),
+            metrics.clone(),
         );
         // A cluster node does not load the shared queue: it claims its share as its modems get ready.
         let loaded = if store.cluster().is_some() {
@@ -147,6 +149,7 @@ impl Gateway {
             dispatcher.load().await?
         };
         let retention = super::retention::RetentionState::load(&store, &settings.retention).await?;
+        let routes = store.route_rules().await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 settings,
@@ -159,6 +162,10 @@ impl Gateway {
                 erased: Default::default(),
                 cluster: Default::default(),
                 retention,
+                metrics,
+                started: std::time::SystemTime::now(),
+                routes: arc_swap::ArcSwap::from_pointee(routes),
+                routes_edit: tokio::sync::Mutex::new(()),
             }),
         };
         gateway.spawn_event_loop();

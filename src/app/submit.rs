@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{AppError, numbers};
 use crate::config::Settings;
 use crate::pdu;
-use crate::store::{MessageId, NewMessage, NewPart, TextEncoding, datetime_to_ms};
+use crate::store::{MessageId, NewMessage, NewPart, StoredRouteRule, TextEncoding, datetime_to_ms};
 
 /// Most recipients in one request.
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -130,10 +130,20 @@ pub(crate) fn check_idempotency_key(key: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Picks the modem group: the explicit one, else the first matching routing rule, else any modem.
-fn route(settings: &Settings, login: &str, recipient: &str, explicit: Option<&str>) -> Option<String> {
+/// Picks the modem group: the explicit one, else the first matching run-time rule (see
+/// [`super::routing`]), else the first matching `[[dispatch.route]]` rule, else any modem.
+fn route(
+    settings: &Settings,
+    runtime: &[StoredRouteRule],
+    login: &str,
+    recipient: &str,
+    explicit: Option<&str>,
+) -> Option<String> {
     if let Some(g) = explicit {
         return Some(g.to_owned());
+    }
+    if let Some(r) = super::routing::first_match(runtime, recipient) {
+        return Some(r.group.clone());
     }
     settings
         .dispatch
@@ -174,6 +184,7 @@ fn text_error(e: &pdu::PduError, max_parts: u32) -> AppError {
 /// Validates a request and encodes every message's parts.
 pub(crate) fn prepare(
     settings: &Settings,
+    runtime_routes: &[StoredRouteRule],
     login: &str,
     req: &SubmitRequest,
     now: i64,
@@ -273,7 +284,7 @@ pub(crate) fn prepare(
         };
         messages.push(NewMessage {
             id: MessageId::new(),
-            group: route(settings, login, &recipient, req.group.as_deref()),
+            group: route(settings, runtime_routes, login, &recipient, req.group.as_deref()),
             recipient,
             text: req.text.clone(),
             encoding,

@@ -55,15 +55,15 @@ impl Gateway {
             None => None,
         };
         let now = self.now_ms();
+        let routes = self.live_route_rules();
         let mut all = Vec::new();
         for (index, request) in requests.iter().enumerate() {
-            let prepared =
-                submit::prepare(&self.inner.settings, &who.login, request, now).map_err(|error| {
-                    BatchError {
-                        index: Some(index),
-                        error,
-                    }
-                })?;
+            let prepared = submit::prepare(&self.inner.settings, &routes, &who.login, request, now).map_err(
+                |error| BatchError {
+                    index: Some(index),
+                    error,
+                },
+            )?;
             all.extend(prepared.messages);
         }
         let submitted = self
@@ -86,7 +86,8 @@ impl Gateway {
         dlr: Option<KannelDlr>,
     ) -> Result<Vec<Message>, AppError> {
         let now = self.now_ms();
-        let prepared = submit::prepare(&self.inner.settings, &who.login, &request, now)?;
+        let routes = self.live_route_rules();
+        let prepared = submit::prepare(&self.inner.settings, &routes, &who.login, &request, now)?;
         let dlr = dlr.map(|d| store::NewKannelDlr {
             url: d.url,
             mask: d.mask,

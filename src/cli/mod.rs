@@ -12,6 +12,7 @@ pub mod modem_remote;
 pub mod pdu;
 pub mod serve;
 pub mod settings;
+pub mod status;
 
 /// smsgate: SMS gateway appliance service.
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Multi-site cluster: status of nodes and leases, certificates for PostgreSQL, WireGuard files.
     Cluster(cluster::ClusterArgs),
+    /// The running gateway at a glance: modems, queue, backup, readiness (exit 1 when not ready).
+    Status(status::StatusArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -52,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

@@ -347,9 +347,16 @@ async fn spawn_pool_admission(
 ) -> Arc<smsgate::auth::admission::PoolAdmission> {
     let admission = Arc::new(smsgate::auth::admission::PoolAdmission::new());
     let trusted = settings.http.trusted_proxies.clone();
+    // Prometheus scrapers in `metrics.allow` must get through even when every account has a pool.
+    let scrapers = settings.metrics.allow.clone();
     let refresh = {
         let admission = Arc::clone(&admission);
-        move |pools: Vec<Vec<ipnet::IpNet>>| admission.update(&pools, &trusted)
+        move |mut pools: Vec<Vec<ipnet::IpNet>>| {
+            if !scrapers.is_empty() {
+                pools.push(scrapers.clone());
+            }
+            admission.update(&pools, &trusted)
+        }
     };
     if let Ok(pools) = gateway.all_ip_pools().await {
         refresh(pools);
@@ -412,6 +419,9 @@ fn print_banner(
             println!("  Docs: https://{host}:{}/api/v1/docs", addr.port());
             println!("  Kannel sendsms: https://{host}:{}/cgi-bin/sendsms", addr.port());
             println!("  SOAP: https://{host}:{}/soap/v1?wsdl", addr.port());
+            if settings.metrics.enabled() {
+                println!("  Metrics: https://{host}:{}/metrics", addr.port());
+            }
         }
     }
     for addr in redirect {

@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use self::core::{Job, ModemLimits, Pick, Policy, Resolution, Scheduler, SendResult, SentCounts};
 use crate::clock::Clock;
 use crate::modem::{ModemId, ModemSender, OutgoingPart, SendError, SendRequest};
+use crate::ops::metrics::{Histogram, Metrics};
 use crate::store::{AttemptEnd, AttemptOutcome, MessageId, QueuedRow, Store, StoreResult};
 
 /// A modem's sender task and how to wake it.
@@ -48,6 +49,8 @@ struct Shared {
     timer: Notify,
     /// Signalled after every state change that may have written webhook events.
     events_written: Arc<Notify>,
+    /// Send latency histograms (one handle per modem task).
+    metrics: Arc<Metrics>,
 }
 
 /// Handle to the dispatcher; cheap to clone.
@@ -89,6 +92,7 @@ impl Dispatcher {
         clock: Clock,
         send_timeout: Duration,
         events_written: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Dispatcher {
         let shared = Arc::new(Shared {
             core: Mutex::new(Scheduler::new(policy)),
@@ -99,6 +103,7 @@ impl Dispatcher {
             stop: CancellationToken::new(),
             timer: Notify::new(),
             events_written,
+            metrics,
         });
         let timer_shared = shared.clone();
         tokio::spawn(async move { expiry_loop(timer_shared).await });
@@ -280,6 +285,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 async fn modem_loop(shared: Arc<Shared>, sender: Arc<dyn ModemSender>, notify: Arc<Notify>) {
     let id = sender.id();
+    // Looked up once: recording a send is then a few atomic adds.
+    let latency = shared.metrics.send_latency(&id.0);
     debug!(modem = %id, "sender task started");
     let mut recording: Option<JoinHandle<()>> = None;
     loop {
@@ -290,7 +297,15 @@ async fn modem_loop(shared: Arc<Shared>, sender: Arc<dyn ModemSender>, notify: A
         let pick = lock(&shared.core).pick(&id, now);
         match pick {
             Pick::Send(assignment) => {
-                send_one(&shared, sender.as_ref(), &id, assignment.id, &mut recording).await
+                send_one(
+                    &shared,
+                    sender.as_ref(),
+                    &id,
+                    assignment.id,
+                    &latency,
+                    &mut recording,
+                )
+                .await
             }
             Pick::Wait(until) => {
                 let sleep = async {
@@ -341,6 +356,7 @@ async fn send_one(
     sender: &dyn ModemSender,
     modem: &ModemId,
     id: MessageId,
+    latency: &Histogram,
     recording: &mut Option<JoinHandle<()>>,
 ) {
     let now = shared.clock.now_ms();
@@ -378,9 +394,12 @@ async fn send_one(
     let answer = if request.parts.is_empty() {
         Some(Ok(Vec::new()))
     } else {
-        tokio::time::timeout(shared.send_timeout, sender.send(request))
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(shared.send_timeout, sender.send(request))
             .await
-            .ok()
+            .ok();
+        latency.observe(started.elapsed());
+        answer
     };
     let (sent, result) = classify(answer, shared.send_timeout);
     let sent: Vec<(u32, u8)> = sent

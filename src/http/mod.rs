@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod kannel;
 pub mod modems;
+pub mod ops;
 pub mod panel;
 pub mod problem;
 pub mod ratelimit;
@@ -95,6 +96,8 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
             "/modems/{id}/settings",
             get(modems::get_settings).put(modems::put_settings),
         ),
+        ("/system", get(ops::system)),
+        ("/routing", get(ops::get_routing).put(ops::put_routing)),
         ("/ussd", post(api::ussd)),
         ("/me", get(api::me)),
         ("/tokens", post(api::create_token).get(api::list_tokens)),
@@ -177,6 +180,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cgi-bin/sendsms", get(kannel::sendsms).post(kannel::sendsms))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(soap::soap_router())
         .merge(panel::router())
         .route(
@@ -191,6 +195,10 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(extract::BodyLimit(limit)))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track_requests,
+        ))
         .with_state(state);
     with_security_headers(app)
 }

@@ -1,6 +1,7 @@
 //! Logging setup. Under systemd (`JOURNAL_STREAM` set) events go to journald with their structured fields
-//! upper-cased as journal fields (`MODEM`, `MSG_ID`, `ACCOUNT`, ...); on a terminal they are printed for
-//! humans; `SMSGATE_LOG_FORMAT=json` prints JSON lines. The level comes from `RUST_LOG` (default `info`).
+//! as journal fields (`MODEM_ID`, `MESSAGE_ID`, `ACCOUNT`, ...; see [`super::journald`]); on a terminal
+//! they are printed for humans; `SMSGATE_LOG_FORMAT=json` prints JSON lines. The level comes from
+//! `RUST_LOG` (default `info`).
 //!
 //! Message bodies, passwords and keys are never logged at `info` or above: call sites log ids and sizes.
 use tracing_subscriber::EnvFilter;
@@ -38,10 +39,8 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match detect_target() {
-        LogTarget::Journald => match tracing_journald::layer() {
-            Ok(layer) => registry
-                .with(layer.with_syslog_identifier("smsgate".into()))
-                .try_init(),
+        LogTarget::Journald => match super::journald::JournaldLayer::new("smsgate") {
+            Ok(layer) => registry.with(layer).try_init(),
             // The journal socket is missing (e.g. in a container): fall back to stderr.
             Err(_) => registry
                 .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))

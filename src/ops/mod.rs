@@ -1,4 +1,7 @@
-//! Operations glue: logging (journald under systemd, human-readable on a terminal) and the systemd
-//! notification protocol (readiness, status line, watchdog).
+//! Operations glue: logging (journald under systemd, human-readable on a terminal), the systemd
+//! notification protocol (readiness, status line, watchdog), readiness rules and Prometheus metrics.
+pub mod health;
+pub mod journald;
 pub mod logging;
+pub mod metrics;
 pub mod systemd;

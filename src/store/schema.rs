@@ -191,6 +191,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(super::erasure::V5_ERASURE),
     M::up(super::modem_settings::V6_MODEM_SETTINGS),
     M::up(super::settings::V7_RUNTIME_SETTINGS),
+    M::up(super::routing::V8_ROUTING_RULES),
 ];
 
 /// All migrations, oldest first.
@@ -239,6 +240,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 20);
+        assert_eq!(tables, 21);
     }
 }

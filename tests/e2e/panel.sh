@@ -32,6 +32,10 @@ version = 1
 data_dir = "$WORK/data"
 [http]
 listen = ["127.0.0.1:$PORT"]
+# A config-file routing rule: the routing page lists it read-only after the panel's own rules.
+[[dispatch.route]]
+prefix = "+44"
+group = "default"
 EOT
 ADMIN_PASSWORD="Panel-e2e-$(date +%s)-Pw!"
 SMSGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" RUST_LOG=warn \

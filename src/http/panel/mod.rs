@@ -22,6 +22,7 @@ mod client_tests;
 pub mod i18n;
 mod modem_pages;
 pub mod multipart;
+mod ops;
 mod pages;
 mod retention;
 pub mod session;
@@ -85,6 +86,12 @@ pub const TEMPLATE_SOURCES: &[(&str, &str)] = &[
     ("retention.html", include_str!("templates/retention.html")),
     ("backups.html", include_str!("templates/backups.html")),
     ("tls.html", include_str!("templates/tls.html")),
+    ("system.html", include_str!("templates/system.html")),
+    ("routing.html", include_str!("templates/routing.html")),
+    (
+        "routing_confirm.html",
+        include_str!("templates/routing_confirm.html"),
+    ),
 ];
 
 /// The panel's routes, with a fresh session store; merged into the HTTPS router.
@@ -157,6 +164,9 @@ pub fn router_with(sessions: Arc<Sessions>) -> Router<ApiState> {
         .route("/panel/tls/ca.pem", get(tls::ca_pem))
         .route("/panel/tls/install", post(tls::install))
         .route("/panel/tls/regenerate", post(tls::regenerate))
+        .route("/panel/system", get(ops::system))
+        .route("/panel/routing", get(ops::routing).post(ops::routing_save))
+        .route("/panel/routing/preview", post(ops::routing_preview))
         .route("/panel/static/panel.css", get(css))
         .route("/panel/static/panel.js", get(js))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -360,6 +360,77 @@ try {
     assert.equal(r.status(), 403);
   });
 
+  await step("a technician reads the system health page", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/system`);
+    await page.getByRole("heading", { name: "System health" }).waitFor();
+    await page.locator("#readiness").getByText("Ready to send").waitFor();
+    assert.equal((await page.locator("#sys-modems").textContent()).trim(), "2 / 2");
+    assert.match((await page.locator("#sys-version").textContent()).trim(), /^\d+\.\d+\.\d+/);
+    assert.match((await page.locator("#sys-database").textContent()).trim(), /^\d+(\.\d)? (B|KiB|MiB)/);
+    assert.match((await page.locator("#sys-certificate").textContent()).trim(), /^\d{4}-\d{2}-\d{2} .* days left\)$/);
+    assert.match((await page.locator("#sys-disk").textContent()).trim(), /iB \/ .*iB$/);
+    await page.locator("#sys-backup").getByText("No backup yet").waitFor();
+    await shot(page, "system");
+  });
+
+  await step("routing rules: refused when invalid, previewed, confirmed, applied to the next message, audited", async () => {
+    const page = tech.page;
+    await page.goto(`${BASE}/panel/routing`);
+    // The config file's rule is listed read-only.
+    await page.locator('#routing-rules tr[data-source="config"]').filter({ hasText: "+44" }).waitFor();
+    const staleRevision = await page.locator('#routing-form input[name="revision"]').getAttribute("value");
+    const csrf = await page.locator('#routing-form input[name="csrf"]').getAttribute("value");
+    await page.locator("#routing-text").fill("+4860 nowhere");
+    await page.getByRole("button", { name: "Check and preview" }).click();
+    await page.getByRole("alert").filter({ hasText: "unknown modem group" }).waitFor();
+    assert.equal(await page.locator("#routing-text").inputValue(), "+4860 nowhere", "the edit is kept");
+    await page.locator("#routing-text").fill("+48 default\n+4860 default");
+    await page.getByRole("button", { name: "Check and preview" }).click();
+    await page.getByRole("alert").filter({ hasText: "can never match" }).waitFor();
+    await page.locator("#routing-text").fill("+4860 default\n+4861 default");
+    await page.getByRole("button", { name: "Check and preview" }).click();
+    await page.getByRole("heading", { name: "Apply these routing rules?" }).waitFor();
+    assert.equal(await page.locator("#rules-after li").count(), 2);
+    assert.equal(await page.locator("#rules-before li").count(), 0);
+    await shot(page, "routing-confirm");
+    await page.getByRole("button", { name: "Apply the new rules" }).click();
+    await page.getByText("Routing rules applied.").waitFor();
+    assert.equal(await page.locator('#routing-rules tr[data-source="panel"]').count(), 2);
+    await shot(page, "routing");
+    // A save without the confirmation button, or from an editor opened before the change, saves nothing.
+    const unconfirmed = await tech.context.request.post(`${BASE}/panel/routing`, {
+      form: { csrf, revision: staleRevision, rules: "" }, maxRedirects: 0,
+    });
+    assert.equal(unconfirmed.status(), 422);
+    const stale = await tech.context.request.post(`${BASE}/panel/routing`, {
+      form: { csrf, revision: staleRevision, rules: "", confirm: "yes" }, maxRedirects: 0,
+    });
+    assert.equal(stale.status(), 409);
+    await page.reload();
+    assert.equal(await page.locator('#routing-rules tr[data-source="panel"]').count(), 2);
+    // The next message to a matching number takes the rule's group; other numbers stay unrouted.
+    const auth = { Authorization: "Basic " + Buffer.from(`acme:${PASSWORD}`).toString("base64") };
+    const routed = await acme.context.request.post(`${BASE}/api/v1/messages`, {
+      headers: auth, data: { to: "+48601234567", text: "routed by the panel rule" },
+    });
+    assert.equal(routed.status(), 202);
+    assert.equal((await routed.json()).messages[0].group, "default");
+    const unrouted = await acme.context.request.post(`${BASE}/api/v1/messages`, {
+      headers: auth, data: { to: "+48501234567", text: "no rule" },
+    });
+    assert.equal((await unrouted.json()).messages[0].group, null);
+    await admin.page.goto(`${BASE}/panel/audit`);
+    await admin.page.locator("#audit tr").filter({ hasText: "routing.changed" }).filter({ hasText: "+4860 default" }).first().waitFor();
+  });
+
+  await step("a client gets neither the system page nor the routing rules", async () => {
+    for (const path of ["/panel/system", "/panel/routing"]) {
+      const r = await acme.page.goto(`${BASE}${path}`);
+      assert.equal(r.status(), 403, path);
+    }
+  });
+
   await step("the panel speaks Polish", async () => {
     const page = acme.page;
     await page.goto(`${BASE}/panel/send`);
