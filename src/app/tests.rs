@@ -612,3 +612,33 @@ async fn a_client_exports_its_own_data_only() {
         crate::store::Purged::default()
     );
 }
+
+/// Hundreds of modems coming up at once change state faster than state events are recorded, and actors
+/// never block on state events (the channel drops what does not fit). Every modem must still end up
+/// recorded `up` and ready in the dispatcher, within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_of_256_modems_comes_up_and_is_recorded() {
+    const MODEMS: usize = 256;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::default_with_data_dir(dir.path());
+    s.sim.count = MODEMS as u32;
+    let (gw, handles) = Gateway::start(s, true).await.unwrap();
+    assert_eq!(handles.sim_links.len(), MODEMS);
+    let admin = principal(&gw, "root", Role::Admin).await;
+    let started = std::time::Instant::now();
+    let limit = Duration::from_secs(60);
+    loop {
+        let modems = gw.modems(&admin).await.unwrap();
+        let up = modems.iter().filter(|m| m.up).count();
+        if up == MODEMS {
+            break;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{up} of {MODEMS} modems recorded up after {limit:?} ({} rows)",
+            modems.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gw.shutdown().await;
+}
