@@ -376,7 +376,7 @@ impl Gateway {
                     let _ = ack.send(());
                 }
                 info!(modem = %stored.modem, inbox_id = %stored.id, parts = stored.parts, "SMS received");
-                self.inner.webhooks_due.notify_one();
+                self.inner.webhooks_due.notify_waiters();
                 Inbound::Stored(stored.id)
             }
             Err(e) => {
@@ -438,7 +438,7 @@ impl Gateway {
                     }
                     None => info!(modem = %modem, mr = report.mr, "status report matches no sent part"),
                 }
-                self.inner.webhooks_due.notify_one();
+                self.inner.webhooks_due.notify_waiters();
                 Inbound::Report
             }
             Err(e) => {
@@ -464,7 +464,7 @@ impl Gateway {
             Ok(event) => {
                 if let Some(event) = event {
                     info!(modem = %state.id, event = %event, "modem state changed");
-                    self.inner.webhooks_due.notify_one();
+                    self.inner.webhooks_due.notify_waiters();
                 }
             }
             Err(e) => warn!(modem = %state.id, error = %e, "cannot record modem state"),
