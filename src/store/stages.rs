@@ -135,12 +135,12 @@ impl Store {
     /// The stage settings of `account` (defaults when none were ever set).
     pub async fn stage_settings(&self, account: AccountId) -> StoreResult<StageSettings> {
         self.read(move |conn| {
+            // Read for every authenticated request: a cached statement.
             let row = conn
-                .query_row(
-                    "SELECT cert_required, ip_pool FROM account_stages WHERE account_id = ?1",
-                    [account.0],
-                    |r| Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?)),
-                )
+                .prepare_cached("SELECT cert_required, ip_pool FROM account_stages WHERE account_id = ?1")?
+                .query_row([account.0], |r| {
+                    Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?))
+                })
                 .optional()?;
             let (cert_required, pool) = row.unwrap_or_default();
             Ok(StageSettings {
