@@ -29,6 +29,11 @@ pub(crate) const EVENT_QUEUE: usize = 1024;
 /// coming up at once) drops some; the actors' watches always hold the latest, and this puts it on record.
 const STATE_RESYNC: Duration = Duration::from_secs(2);
 
+/// A modem whose only change is its counters (parts sent, SMS received, errors) is recorded at most this
+/// often: every send changes a counter, and a durable write per send for a panel figure is not worth it.
+/// Phase, identity, signal and registration changes are recorded at once.
+pub(super) const COUNTERS_EVERY: Duration = Duration::from_secs(5);
+
 /// Identity of a concatenated message being reassembled, as the codec keys it.
 type FragmentKey = (String, u16, u8);
 
@@ -97,6 +102,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn fragment_key(d: &pdu::Deliver) -> Option<FragmentKey> {
     let c = d.udh.as_ref()?.concat()?;
     Some((d.originator.to_string(), c.reference, c.total))
+}
+
+/// Whether `b` differs from `a` in the counters only.
+pub(super) fn only_counters_differ(a: &ModemState, b: &ModemState) -> bool {
+    let counters = |s: &ModemState| (s.sent_parts, s.received, s.errors);
+    if counters(a) == counters(b) {
+        return false;
+    }
+    let mut same = b.clone();
+    (same.sent_parts, same.received, same.errors) = counters(a);
+    same == *a
 }
 
 fn std_now() -> std::time::Instant {
@@ -174,30 +190,58 @@ impl Gateway {
     }
 
     /// Starts the task that records modem states: the latest state of every modem that changed, all of
-    /// them in one group commit; each modem's states in arrival order. With a modem bank it also compares
+    /// them in one group commit; each modem's states in arrival order; changes of the counters alone at
+    /// most every [`COUNTERS_EVERY`] per modem. With a modem bank it also compares
     /// what is recorded with the actors' watched states every [`STATE_RESYNC`] and records what differs
     /// (a state event dropped under a burst).
     fn spawn_state_recorder(&self) {
         let gw = self.clone();
         tokio::spawn(async move {
             let inbound = &gw.inner.inbound;
-            let mut recorded: HashMap<String, ModemState> = HashMap::new();
+            // Per port: the state on record and when it was written.
+            let mut recorded: HashMap<String, (ModemState, tokio::time::Instant)> = HashMap::new();
+            // Counter-only changes waiting for their modem's next slot, and the earliest slot.
+            let mut deferred: HashMap<String, ModemState> = HashMap::new();
+            let mut deferred_until: Option<tokio::time::Instant> = None;
             let mut resync_at = tokio::time::Instant::now() + STATE_RESYNC;
             loop {
                 let resync = gw.has_modem_bank();
+                let flush_at = deferred_until.unwrap_or(resync_at);
                 tokio::select! {
                     _ = inbound.states_due.notified() => {}
                     _ = tokio::time::sleep_until(resync_at), if resync => {
                         resync_at = tokio::time::Instant::now() + STATE_RESYNC;
                         for state in gw.bank_states() {
-                            if recorded.get(&state.port) != Some(&state) {
+                            if recorded.get(&state.port).map(|(r, _)| r) != Some(&state) {
                                 inbound.queue_state(state);
                             }
                         }
                     }
+                    _ = tokio::time::sleep_until(flush_at), if deferred_until.is_some() => {
+                        deferred_until = None;
+                        for (_, state) in deferred.drain() {
+                            inbound.queue_state(state);
+                        }
+                    }
                     _ = inbound.stop.cancelled() => break,
                 }
-                let groups = inbound.take_states();
+                let now = tokio::time::Instant::now();
+                let mut groups = inbound.take_states();
+                for states in &mut groups {
+                    states.retain(|state| {
+                        let Some((on_record, at)) = recorded.get(&state.port) else {
+                            return true;
+                        };
+                        let slot = *at + COUNTERS_EVERY;
+                        if now < slot && only_counters_differ(on_record, state) {
+                            deferred.insert(state.port.clone(), state.clone());
+                            deferred_until = Some(deferred_until.map_or(slot, |d| d.min(slot)));
+                            return false;
+                        }
+                        deferred.remove(&state.port);
+                        true
+                    });
+                }
                 let record = groups.into_iter().map(|states| {
                     let gw = &gw;
                     async move {
@@ -211,7 +255,7 @@ impl Gateway {
                 });
                 for states in futures::future::join_all(record).await {
                     for state in states {
-                        recorded.insert(state.port.clone(), state);
+                        recorded.insert(state.port.clone(), (state, now));
                     }
                 }
             }
