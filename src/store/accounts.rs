@@ -69,7 +69,7 @@ fn account_by(conn: &Connection, clause: &str, value: &dyn rusqlite::ToSql) -> S
 impl Store {
     /// Creates an account; a taken login is a [`StoreError::Conflict`].
     pub async fn create_account(&self, new: NewAccount) -> StoreResult<Account> {
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             let now = now_ms();
             let id = conn
                 .query_row(
@@ -141,7 +141,7 @@ impl Store {
 
     /// Enables or disables an account. Returns false if there is no such account.
     pub async fn set_account_disabled(&self, id: AccountId, disabled: bool) -> StoreResult<bool> {
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             Ok(conn.execute(
                 "UPDATE accounts SET disabled = ?2 WHERE id = ?1",
                 params![id.0, disabled],
@@ -154,8 +154,10 @@ impl Store {
     /// inbox, tokens, webhooks, outbox) in one transaction. Returns false if absent. A client's deletion
     /// request goes through [`Store::erase_account_step`] instead (batched, with a tombstone).
     pub async fn delete_account(&self, id: AccountId) -> StoreResult<bool> {
-        self.write(move |conn| Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1))
-            .await
+        self.write_affecting_stages(move |conn| {
+            Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1)
+        })
+        .await
     }
 
     /// Stores a new API token; a duplicate hash is a [`StoreError::Conflict`].

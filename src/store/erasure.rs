@@ -293,7 +293,7 @@ impl Store {
         batch: u32,
         now: i64,
     ) -> StoreResult<ErasureStep> {
-        self.write(move |conn| erase_step(conn, account, batch, now))
+        self.write_affecting_stages(move |conn| erase_step(conn, account, batch, now))
             .await
     }
 

@@ -131,6 +131,8 @@ struct StoreInner {
     stats: Arc<WriterStats>,
     path: PathBuf,
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Stage settings by account, read for every authenticated request.
+    stage_cache: stages::StageCache,
 }
 
 /// Handle to the database; cheap to clone.
@@ -206,6 +208,7 @@ impl Store {
                 stats,
                 path: path.to_owned(),
                 writer_thread: std::sync::Mutex::new(Some(thread)),
+                stage_cache: stages::StageCache::default(),
             }),
         })
     }
