@@ -1,5 +1,6 @@
 //! Operations glue: logging (journald under systemd, human-readable on a terminal) and the systemd
-//! notification protocol (readiness, status line, watchdog), and allocator settings.
+//! notification protocol (readiness, status line, watchdog).
 pub mod logging;
-pub mod memory;
 pub mod systemd;
+/// Allocator settings (glibc mmap threshold).
+pub mod memory;
