@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -24,6 +24,16 @@ const CONCURRENT_EVENTS: usize = 64;
 /// Depth of the event channel from the modem actors.
 pub(crate) const EVENT_QUEUE: usize = 1024;
 
+/// How often the recorded modem states are compared with the actors' own (watched) states. Actors never
+/// block on state events (`try_send`), so a burst of changes larger than [`EVENT_QUEUE`] (hundreds of modems
+/// coming up at once) drops some; the actors' watches always hold the latest, and this puts it on record.
+const STATE_RESYNC: Duration = Duration::from_secs(2);
+
+/// A modem whose only change is its counters (parts sent, SMS received, errors) is recorded at most this
+/// often: every send changes a counter, and a durable write per send for a panel figure is not worth it.
+/// Phase, identity, signal and registration changes are recorded at once.
+pub(super) const COUNTERS_EVERY: Duration = Duration::from_secs(5);
+
 /// Identity of a concatenated message being reassembled, as the codec keys it.
 type FragmentKey = (String, u16, u8);
 
@@ -36,6 +46,13 @@ pub(crate) struct InboundState {
     groups: Mutex<HashMap<ModemId, String>>,
     sender: mpsc::Sender<ModemEvent>,
     receiver: Mutex<Option<mpsc::Receiver<ModemEvent>>>,
+    /// Latest unrecorded state of each modem by port, with its arrival number: a burst of changes is
+    /// recorded once per modem (the latest), all modems together in one group commit.
+    states: Mutex<HashMap<String, (u64, ModemState)>>,
+    /// Arrival counter of `states`.
+    states_seq: std::sync::atomic::AtomicU64,
+    /// Wakes the state recorder.
+    states_due: Notify,
     pub(crate) stop: CancellationToken,
 }
 
@@ -48,12 +65,33 @@ impl InboundState {
             groups: Mutex::new(HashMap::new()),
             sender,
             receiver: Mutex::new(Some(receiver)),
+            states: Mutex::new(HashMap::new()),
+            states_seq: std::sync::atomic::AtomicU64::new(0),
+            states_due: Notify::new(),
             stop: CancellationToken::new(),
         }
     }
 
     pub(crate) fn set_group(&self, modem: ModemId, group: String) {
         lock(&self.groups).insert(modem, group);
+    }
+
+    /// Queues a modem state for the recorder; a newer state of the same port replaces an unrecorded one.
+    fn queue_state(&self, state: ModemState) {
+        let seq = self.states_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.states).insert(state.port.clone(), (seq, state));
+        self.states_due.notify_one();
+    }
+
+    /// Takes the queued states, grouped by modem id, each group in arrival order.
+    fn take_states(&self) -> Vec<Vec<ModemState>> {
+        let mut queued: Vec<(u64, ModemState)> = lock(&self.states).drain().map(|(_, v)| v).collect();
+        queued.sort_by_key(|(seq, _)| *seq);
+        let mut by_id: HashMap<ModemId, Vec<ModemState>> = HashMap::new();
+        for (_, state) in queued {
+            by_id.entry(state.id.clone()).or_default().push(state);
+        }
+        by_id.into_values().collect()
     }
 }
 
@@ -64,6 +102,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn fragment_key(d: &pdu::Deliver) -> Option<FragmentKey> {
     let c = d.udh.as_ref()?.concat()?;
     Some((d.originator.to_string(), c.reference, c.total))
+}
+
+/// Whether `b` differs from `a` in the counters only.
+pub(super) fn only_counters_differ(a: &ModemState, b: &ModemState) -> bool {
+    let counters = |s: &ModemState| (s.sent_parts, s.received, s.errors);
+    if counters(a) == counters(b) {
+        return false;
+    }
+    let mut same = b.clone();
+    (same.sent_parts, same.received, same.errors) = counters(a);
+    same == *a
 }
 
 fn std_now() -> std::time::Instant {
@@ -101,6 +150,7 @@ impl Gateway {
         let Some(mut rx) = lock(&self.inner.inbound.receiver).take() else {
             return;
         };
+        self.spawn_state_recorder();
         let gw = self.clone();
         tokio::spawn(async move {
             let permits = Arc::new(Semaphore::new(CONCURRENT_EVENTS));
@@ -118,8 +168,9 @@ impl Gateway {
                     ev = rx.recv() => {
                         let Some(ev) = ev else { break };
                         match ev {
-                            // State changes in order, so up/down events never swap.
-                            ModemEvent::State(state) => { gw.handle_event(ModemEvent::State(state)).await; }
+                            // To the recorder, which keeps each modem's changes in order (up/down never
+                            // swap) and never holds up this loop with a write per change.
+                            ModemEvent::State(state) => gw.inner.inbound.queue_state(state),
                             other => {
                                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                                 let gw = gw.clone();
@@ -135,6 +186,80 @@ impl Gateway {
                 }
             }
             debug!("modem event loop stopped");
+        });
+    }
+
+    /// Starts the task that records modem states: the latest state of every modem that changed, all of
+    /// them in one group commit; each modem's states in arrival order; changes of the counters alone at
+    /// most every [`COUNTERS_EVERY`] per modem. With a modem bank it also compares
+    /// what is recorded with the actors' watched states every [`STATE_RESYNC`] and records what differs
+    /// (a state event dropped under a burst).
+    fn spawn_state_recorder(&self) {
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let inbound = &gw.inner.inbound;
+            // Per port: the state on record and when it was written.
+            let mut recorded: HashMap<String, (ModemState, tokio::time::Instant)> = HashMap::new();
+            // Counter-only changes waiting for their modem's next slot, and the earliest slot.
+            let mut deferred: HashMap<String, ModemState> = HashMap::new();
+            let mut deferred_until: Option<tokio::time::Instant> = None;
+            let mut resync_at = tokio::time::Instant::now() + STATE_RESYNC;
+            loop {
+                let resync = gw.has_modem_bank();
+                let flush_at = deferred_until.unwrap_or(resync_at);
+                tokio::select! {
+                    _ = inbound.states_due.notified() => {}
+                    _ = tokio::time::sleep_until(resync_at), if resync => {
+                        resync_at = tokio::time::Instant::now() + STATE_RESYNC;
+                        for state in gw.bank_states() {
+                            if recorded.get(&state.port).map(|(r, _)| r) != Some(&state) {
+                                inbound.queue_state(state);
+                            }
+                        }
+                    }
+                    _ = tokio::time::sleep_until(flush_at), if deferred_until.is_some() => {
+                        deferred_until = None;
+                        for (_, state) in deferred.drain() {
+                            inbound.queue_state(state);
+                        }
+                    }
+                    _ = inbound.stop.cancelled() => break,
+                }
+                let now = tokio::time::Instant::now();
+                let mut groups = inbound.take_states();
+                for states in &mut groups {
+                    states.retain(|state| {
+                        let Some((on_record, at)) = recorded.get(&state.port) else {
+                            return true;
+                        };
+                        let slot = *at + COUNTERS_EVERY;
+                        if now < slot && only_counters_differ(on_record, state) {
+                            deferred.insert(state.port.clone(), state.clone());
+                            deferred_until = Some(deferred_until.map_or(slot, |d| d.min(slot)));
+                            return false;
+                        }
+                        deferred.remove(&state.port);
+                        true
+                    });
+                }
+                let record = groups.into_iter().map(|states| {
+                    let gw = &gw;
+                    async move {
+                        let mut done = Vec::new();
+                        for state in states {
+                            gw.on_state(state.clone()).await;
+                            done.push(state);
+                        }
+                        done
+                    }
+                });
+                for states in futures::future::join_all(record).await {
+                    for state in states {
+                        recorded.insert(state.port.clone(), (state, now));
+                    }
+                }
+            }
+            debug!("modem state recorder stopped");
         });
     }
 
@@ -295,7 +420,7 @@ impl Gateway {
                     let _ = ack.send(());
                 }
                 info!(modem = %stored.modem, inbox_id = %stored.id, parts = stored.parts, "SMS received");
-                self.inner.webhooks_due.notify_one();
+                self.inner.webhooks_due.notify_waiters();
                 Inbound::Stored(stored.id)
             }
             Err(e) => {
@@ -357,7 +482,7 @@ impl Gateway {
                     }
                     None => info!(modem = %modem, mr = report.mr, "status report matches no sent part"),
                 }
-                self.inner.webhooks_due.notify_one();
+                self.inner.webhooks_due.notify_waiters();
                 Inbound::Report
             }
             Err(e) => {
@@ -383,7 +508,7 @@ impl Gateway {
             Ok(event) => {
                 if let Some(event) = event {
                     info!(modem = %state.id, event = %event, "modem state changed");
-                    self.inner.webhooks_due.notify_one();
+                    self.inner.webhooks_due.notify_waiters();
                 }
             }
             Err(e) => warn!(modem = %state.id, error = %e, "cannot record modem state"),

@@ -230,7 +230,9 @@ impl Gateway {
         self.inner.clock.now_ms()
     }
 
-    /// Notified whenever new webhook events may be due; the delivery worker waits on it.
+    /// Notified (`notify_waiters`) whenever new webhook events or Kannel DLRs may be due. Two workers wait
+    /// on it (webhooks and the Kannel DLR callbacks): each creates its `notified()` before reading what is
+    /// due, so a wake between its read and its wait is never lost, and one worker cannot take the other's.
     pub fn webhooks_due(&self) -> Arc<Notify> {
         self.inner.webhooks_due.clone()
     }

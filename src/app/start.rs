@@ -278,7 +278,8 @@ impl Gateway {
         let Some(bank) = self.inner.modems.bank.get() else {
             return;
         };
-        if state.imei.is_none() || lock(&self.inner.modems.attached).contains(&state.id) {
+        // Claimed before the await, so two states of one modem recorded at once attach it once.
+        if state.imei.is_none() || !lock(&self.inner.modems.attached).insert(state.id.clone()) {
             return;
         }
         let sender = Arc::new(BankSender {
@@ -294,6 +295,21 @@ impl Gateway {
             return;
         }
         self.inner.dispatcher.set_modem_limits(&state.id, limits);
+    }
+
+    /// Whether modem actors run (a bank was started by [`Gateway::start`]).
+    pub(crate) fn has_modem_bank(&self) -> bool {
+        self.inner.modems.bank.get().is_some()
+    }
+
+    /// The current state of every modem actor (their watches: always the latest).
+    pub(crate) fn bank_states(&self) -> Vec<ModemState> {
+        self.inner
+            .modems
+            .bank
+            .get()
+            .map(|bank| bank.list())
+            .unwrap_or_default()
     }
 
     /// The simulated bank's control (inject SMS, faults, unplug), when one runs.

@@ -612,3 +612,99 @@ async fn a_client_exports_its_own_data_only() {
         crate::store::Purged::default()
     );
 }
+
+/// Hundreds of modems coming up at once change state faster than state events are recorded, and actors
+/// never block on state events (the channel drops what does not fit). Every modem must still end up
+/// recorded `up` and ready in the dispatcher, within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_of_256_modems_comes_up_and_is_recorded() {
+    const MODEMS: usize = 256;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::default_with_data_dir(dir.path());
+    s.sim.count = MODEMS as u32;
+    let (gw, handles) = Gateway::start(s, true).await.unwrap();
+    assert_eq!(handles.sim_links.len(), MODEMS);
+    let admin = principal(&gw, "root", Role::Admin).await;
+    let started = std::time::Instant::now();
+    let limit = Duration::from_secs(60);
+    loop {
+        let modems = gw.modems(&admin).await.unwrap();
+        let up = modems.iter().filter(|m| m.up).count();
+        if up == MODEMS {
+            break;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{up} of {MODEMS} modems recorded up after {limit:?} ({} rows)",
+            modems.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gw.shutdown().await;
+}
+
+/// Every send bumps a modem's counters; those changes alone are recorded at most every few seconds per
+/// modem (the latest value wins), while a phase change is recorded at once.
+#[tokio::test(start_paused = true)]
+async fn counter_only_modem_changes_are_recorded_at_most_every_few_seconds() {
+    let (_d, gw) = gateway(|_| {}).await;
+    let admin = principal(&gw, "root", Role::Admin).await;
+    let sink = gw.event_sink();
+    let recorded = |gw: &Gateway, admin: &Principal| {
+        let (gw, admin) = (gw.clone(), admin.clone());
+        async move {
+            gw.modem(&admin, "351234")
+                .await
+                .ok()
+                .map(|m| (m.up, m.state["sent_parts"].as_u64().unwrap_or(0)))
+        }
+    };
+    let mut state = ModemState::new(ModemId("351234".into()), "/dev/ttyUSB0".into());
+    state.phase = ModemPhase::Ready;
+    sink.send(ModemEvent::State(state.clone())).await.unwrap();
+    while recorded(&gw, &admin).await != Some((true, 0)) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for sent in 1..=50 {
+        state.sent_parts = sent;
+        sink.send(ModemEvent::State(state.clone())).await.unwrap();
+    }
+    let sent_at = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorded(&gw, &admin).await, Some((true, 0)), "counters wait");
+    while recorded(&gw, &admin).await != Some((true, 50)) {
+        assert!(
+            sent_at.elapsed() < Duration::from_secs(30),
+            "latest counters never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waited = sent_at.elapsed();
+    assert!(
+        waited >= super::events::COUNTERS_EVERY - Duration::from_secs(1),
+        "{waited:?}"
+    );
+    state.sent_parts = 51;
+    state.phase = ModemPhase::Recovering;
+    sink.send(ModemEvent::State(state)).await.unwrap();
+    let changed_at = tokio::time::Instant::now();
+    while recorded(&gw, &admin).await != Some((false, 51)) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        changed_at.elapsed() < Duration::from_secs(1),
+        "a phase change at once"
+    );
+}
+
+#[test]
+fn counters_alone_are_told_apart() {
+    let a = ModemState::new(ModemId("1".into()), "/dev/a".into());
+    let mut b = a.clone();
+    assert!(!super::events::only_counters_differ(&a, &b), "equal");
+    b.sent_parts = 3;
+    b.errors = 1;
+    assert!(super::events::only_counters_differ(&a, &b));
+    b.signal = Some(20);
+    assert!(!super::events::only_counters_differ(&a, &b), "signal changed too");
+}

@@ -52,6 +52,8 @@ pub struct ServeArgs {
 
 /// Runs the service until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before any thread or large allocation exists (see the module's reasons).
+    smsgate::ops::memory::tune_allocator();
     // Logs go to journald under systemd, else stderr; stdout carries the banner only.
     smsgate::ops::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()

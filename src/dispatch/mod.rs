@@ -456,7 +456,7 @@ async fn record(
         warn!(modem = %modem, msg_id = %id, error = %e, "cannot record the attempt");
         lock(&shared.core).cancel(id);
     }
-    shared.events_written.notify_one();
+    shared.events_written.notify_waiters();
     if let Resolution::Retry { .. } = resolution {
         let wake = {
             let mut core = lock(&shared.core);
@@ -489,7 +489,7 @@ async fn expiry_loop(shared: Arc<Shared>) {
                     for m in &done {
                         info!(msg_id = %m.id, "expired before it could be sent");
                     }
-                    shared.events_written.notify_one();
+                    shared.events_written.notify_waiters();
                 }
                 Err(e) => warn!(error = %e, "cannot mark messages expired"),
             }

@@ -505,6 +505,9 @@ use crate::store::{KannelDlrDue, MessageStatus};
 
 /// How often subscriptions are checked when nothing wakes the worker earlier.
 const DLR_POLL: Duration = Duration::from_secs(1);
+/// After a wake-up, how long to let more status changes gather before reading the subscriptions (one read
+/// per batch of sent messages instead of one per message).
+const DLR_WAKE_COALESCE: Duration = Duration::from_millis(50);
 /// Callback attempts before a subscription is dropped.
 const DLR_MAX_ATTEMPTS: u32 = 10;
 /// First retry delay of a failed callback; doubles per attempt.
@@ -560,7 +563,12 @@ pub async fn run_dlr_worker(gateway: Gateway, client: reqwest::Client, shutdown:
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = &mut notified => {}
+            () = &mut notified => {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(DLR_WAKE_COALESCE) => {}
+                }
+            }
             () = tokio::time::sleep(DLR_POLL) => {}
         }
     }

@@ -101,6 +101,9 @@ const BATCH: u32 = 64;
 const CONCURRENCY: usize = 16;
 /// Longest sleep when nothing is due (new events also wake the worker through the gateway's notifier).
 const MAX_IDLE: Duration = Duration::from_secs(30);
+/// After a wake-up, how long to let more events gather before reading the outbox: under load every sent SMS
+/// writes an event, and one read per batch instead of per event keeps the outbox off the hot path.
+const WAKE_COALESCE: Duration = Duration::from_millis(50);
 /// Pause after a store error.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
@@ -131,7 +134,12 @@ pub async fn run_worker(gateway: Gateway, client: reqwest::Client, shutdown: Can
             };
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = &mut notified => {}
+                () = &mut notified => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(WAKE_COALESCE) => {}
+                    }
+                }
                 () = tokio::time::sleep(idle) => {}
             }
             continue;

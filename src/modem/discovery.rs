@@ -83,18 +83,22 @@ impl ModemBank {
     }
 
     /// A modem by id (IMEI), configured name or port path; an actor in service wins over a stale one.
+    /// The dispatcher calls this for every send: states are looked at in place, not cloned.
     pub fn get(&self, key: &str) -> Option<ModemHandle> {
         self.with(|r| {
-            let mut matches: Vec<&Running> = r
-                .iter()
-                .filter(|(path, m)| {
-                    let s = m.handle.snapshot();
-                    s.id.0 == key || s.imei.as_deref() == Some(key) || path.as_os_str() == key
-                })
-                .map(|(_, m)| m)
-                .collect();
-            matches.sort_by_key(|m| m.handle.snapshot().phase != ModemPhase::Ready);
-            matches.first().map(|m| m.handle.clone())
+            let mut found: Option<&Running> = None;
+            for (path, m) in r.iter() {
+                let watch = m.handle.state();
+                let s = watch.borrow();
+                if s.id.0 != key && s.imei.as_deref() != Some(key) && path.as_os_str() != key {
+                    continue;
+                }
+                if s.phase == ModemPhase::Ready {
+                    return Some(m.handle.clone());
+                }
+                found = found.or(Some(m));
+            }
+            found.map(|m| m.handle.clone())
         })
     }
 

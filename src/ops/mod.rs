@@ -5,3 +5,5 @@ pub mod journald;
 pub mod logging;
 pub mod metrics;
 pub mod systemd;
+/// Allocator settings (glibc mmap threshold).
+pub mod memory;

@@ -72,7 +72,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.create_account(new).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             let now = now_ms();
             let id = conn
                 .query_row(
@@ -162,7 +162,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.set_account_disabled(id, disabled).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             Ok(conn.execute(
                 "UPDATE accounts SET disabled = ?2 WHERE id = ?1",
                 params![id.0, disabled],
@@ -178,8 +178,10 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.delete_account(id).await;
         }
-        self.write(move |conn| Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1))
-            .await
+        self.write_affecting_stages(move |conn| {
+            Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? == 1)
+        })
+        .await
     }
 
     /// Stores a new API token; a duplicate hash is a [`StoreError::Conflict`].

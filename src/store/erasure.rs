@@ -316,7 +316,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.erase_account_step(account, batch, now).await;
         }
-        self.write(move |conn| erase_step(conn, account, batch, now))
+        self.write_affecting_stages(move |conn| erase_step(conn, account, batch, now))
             .await
     }
 

@@ -138,14 +138,16 @@ impl Store {
 }
 
 fn due(conn: &Connection, now: i64, limit: u32) -> StoreResult<Vec<KannelDlrDue>> {
-    let mut stmt = conn.prepare_cached(
+    // The limit is written into the SQL: SQLite re-prepares a statement at every run when `LIMIT` is a
+    // bound parameter (the planner uses its value), and this query runs after every batch of sends.
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.message_id, d.url, d.mask, d.sender, d.reported, d.attempts, m.recipient, m.status, m.srr,
                 m.error, m.modem
          FROM kannel_dlr d JOIN messages m ON m.id = d.message_id
          WHERE m.status NOT IN ('queued', 'sending') AND m.status != d.seen_status AND d.next_at <= ?1
-         ORDER BY d.next_at LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![now, limit], |r| {
+         ORDER BY d.next_at LIMIT {limit}"
+    ))?;
+    let rows = stmt.query_map(params![now], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,

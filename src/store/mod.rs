@@ -144,6 +144,8 @@ struct StoreInner {
     writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// In a cluster: the shared PostgreSQL store that holds the queue domain instead of SQLite.
     cluster: std::sync::OnceLock<Arc<pg::PgStore>>,
+    /// Stage settings by account, read for every authenticated request.
+    stage_cache: stages::StageCache,
 }
 
 /// Handle to the database; cheap to clone.
@@ -229,6 +231,7 @@ impl Store {
                 path: path.to_owned(),
                 writer_thread: std::sync::Mutex::new(Some(thread)),
                 cluster: std::sync::OnceLock::new(),
+                stage_cache: stages::StageCache::default(),
             }),
         })
     }

@@ -1,6 +1,10 @@
 //! Authentication stages 2 and 3 of each account (issue 7): whether a client certificate is required,
 //! which certificates or CAs are bound to the account (with revocation), and the account's IP pool.
 //! The checks themselves are pure ([`crate::auth::stages`]); this module only stores what they need.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{AccountId, Store, StoreError, StoreResult, ms_to_datetime, now_ms};
@@ -131,19 +135,81 @@ fn account_exists(conn: &Connection, account: AccountId) -> StoreResult<bool> {
         .is_some())
 }
 
+/// Stage settings by account, so that an authenticated request does not need a database read (a trip to
+/// the blocking pool: about 6 % of the CPU of an accepted SMS). Every write that can change what
+/// [`Store::stage_settings`] answers goes through [`Store::write_affecting_stages`], which invalidates
+/// the whole cache after the write; an entry is tagged with the generation seen before its read, so a
+/// read racing a write is never served after that write returned.
+#[derive(Debug, Default)]
+pub(super) struct StageCache {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<i64, (u64, StageSettings)>>,
+}
+
+impl StageCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (u64, StageSettings)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current generation and the cached settings of `account` if they belong to it.
+    fn get(&self, account: AccountId) -> (u64, Option<StageSettings>) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let hit = self
+            .lock()
+            .get(&account.0)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, s)| s.clone());
+        (generation, hit)
+    }
+
+    fn put(&self, generation: u64, account: AccountId, settings: StageSettings) {
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.lock().insert(account.0, (generation, settings));
+        }
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.lock().clear();
+    }
+}
+
 impl Store {
+    /// [`Store::write`] for a job that may change an account's stage settings, certificates or the
+    /// account itself (ids can be reused after a deletion): the stage cache is invalidated afterwards,
+    /// whatever the outcome.
+    pub(super) async fn write_affecting_stages<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let result = self.write(f).await;
+        self.inner.stage_cache.invalidate();
+        result
+    }
+
     /// The stage settings of `account` (defaults when none were ever set).
     pub async fn stage_settings(&self, account: AccountId) -> StoreResult<StageSettings> {
         if let Some(pg) = self.cluster() {
             return pg.stage_settings(account).await;
         }
+        let (generation, cached) = self.inner.stage_cache.get(account);
+        if let Some(settings) = cached {
+            return Ok(settings);
+        }
+        let settings = self.stage_settings_uncached(account).await?;
+        self.inner.stage_cache.put(generation, account, settings.clone());
+        Ok(settings)
+    }
+
+    async fn stage_settings_uncached(&self, account: AccountId) -> StoreResult<StageSettings> {
         self.read(move |conn| {
+            // Read for every authenticated request: a cached statement.
             let row = conn
-                .query_row(
-                    "SELECT cert_required, ip_pool FROM account_stages WHERE account_id = ?1",
-                    [account.0],
-                    |r| Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?)),
-                )
+                .prepare_cached("SELECT cert_required, ip_pool FROM account_stages WHERE account_id = ?1")?
+                .query_row([account.0], |r| {
+                    Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?))
+                })
                 .optional()?;
             let (cert_required, pool) = row.unwrap_or_default();
             Ok(StageSettings {
@@ -164,7 +230,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.set_cert_required(account, required).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             if !account_exists(conn, account)? {
                 return Ok(false);
             }
@@ -183,7 +249,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.set_ip_pool(account, pool).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             if !account_exists(conn, account)? {
                 return Ok(false);
             }
@@ -202,7 +268,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.add_account_cert(new).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             let now = now_ms();
             let id = conn
                 .query_row(
@@ -256,7 +322,7 @@ impl Store {
         if let Some(pg) = self.cluster() {
             return pg.revoke_account_cert(account, id).await;
         }
-        self.write(move |conn| {
+        self.write_affecting_stages(move |conn| {
             let now = now_ms();
             Ok(conn.execute(
                 "UPDATE account_certs SET revoked_at = coalesce(revoked_at, ?3) WHERE id = ?1 AND account_id = ?2",

@@ -1041,3 +1041,27 @@ async fn runtime_settings_are_saved_and_replaced() {
         Some("{\"days\":2}")
     );
 }
+
+/// Stage settings are cached per account; every change (pool, certificate requirement, the account
+/// itself being deleted and its id reused) is seen by the next read.
+#[tokio::test]
+async fn cached_stage_settings_follow_every_change() {
+    let (_d, store) = open().await;
+    let a = account(&store, "shop", Role::Client).await;
+    assert!(store.stage_settings(a).await.unwrap().ip_pool.is_empty());
+    assert!(
+        store.stage_settings(a).await.unwrap().ip_pool.is_empty(),
+        "cached"
+    );
+    assert!(store.set_ip_pool(a, vec!["10.0.0.0/8".into()]).await.unwrap());
+    assert_eq!(store.stage_settings(a).await.unwrap().ip_pool, ["10.0.0.0/8"]);
+    assert!(store.set_cert_required(a, true).await.unwrap());
+    assert!(store.stage_settings(a).await.unwrap().cert_required);
+    assert!(store.delete_account(a).await.unwrap());
+    let b = account(&store, "other", Role::Client).await;
+    let settings = store.stage_settings(b).await.unwrap();
+    assert!(
+        !settings.cert_required && settings.ip_pool.is_empty(),
+        "{b:?} {settings:?}"
+    );
+}

@@ -169,15 +169,18 @@ impl Store {
             return pg.due_webhooks(now, limit).await;
         }
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            // The limit is written into the SQL: SQLite re-prepares a statement at every run when `LIMIT`
+            // is a bound parameter (the planner uses its value), and this query runs after every batch
+            // of events.
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT o.id, o.event_id, o.event_type, o.account_id, o.webhook_id, w.url, w.secret, o.payload,
                         o.attempts, o.created_at
                  FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
                  WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= ?1
-                 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
-            )?;
+                 ORDER BY o.next_attempt_at, o.id LIMIT {limit}"
+            ))?;
             let rows = stmt
-                .query_map(params![now, limit], |r| {
+                .query_map(params![now], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
