@@ -3,7 +3,7 @@
 pub mod health;
 pub mod journald;
 pub mod logging;
-pub mod metrics;
-pub mod systemd;
 /// Allocator settings (glibc mmap threshold).
 pub mod memory;
+pub mod metrics;
+pub mod systemd;
