@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use smsgate::app::health::{ModemHealth, SystemHealth};
 use smsgate::config::Settings;
+use smsgate::ops::human::{bytes, duration};
 
 use super::settings::DataArgs;
 
@@ -138,30 +139,6 @@ fn bars(n: u8) -> String {
         .enumerate()
         .map(|(i, c)| if (i as u8) < n { *c } else { '_' })
         .collect()
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    }
 }
 
 fn clip(s: &str, width: usize) -> String {

@@ -1,6 +1,7 @@
 //! Operations glue: logging (journald under systemd, human-readable on a terminal), the systemd
 //! notification protocol (readiness, status line, watchdog), readiness rules and Prometheus metrics.
 pub mod health;
+pub mod human;
 pub mod journald;
 pub mod logging;
 /// Allocator settings (glibc mmap threshold).

@@ -15,10 +15,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::i18n::Tr;
-use super::retention::{fmt_bytes, fmt_time};
+use super::retention::fmt_time;
 use super::{Chrome, CsrfForm, PanelError, PanelUser, html};
 use crate::app::AppError;
 use crate::http::ApiState;
+use crate::ops::human::bytes as fmt_bytes;
 
 /// Bytes read per chunk when streaming a backup to the browser.
 const DOWNLOAD_CHUNK: usize = 64 * 1024;

@@ -14,6 +14,7 @@ use crate::app::AppError;
 use crate::app::health::SystemHealth;
 use crate::app::routing::{RoutingRules, parse_rules, rules_text};
 use crate::http::ApiState;
+use crate::ops::human::{bytes, duration};
 use crate::store::StoredRouteRule;
 
 /// Days before expiry from which the certificate is shown as a warning (the appliance re-issues its
@@ -25,30 +26,6 @@ fn fmt_time(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&f)
         .unwrap_or_else(|_| t.to_string())
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-fn duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    }
 }
 
 // ---- system health ----

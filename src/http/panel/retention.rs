@@ -23,22 +23,6 @@ pub(super) fn fmt_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-/// Bytes for people (`12.3 MiB`).
-pub(super) fn fmt_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[derive(Template)]
 #[template(path = "retention.html")]
 struct RetentionPage {
@@ -84,8 +68,8 @@ fn page(user: &PanelUser, status: RetentionStatus, form: Option<RetentionSetting
         next_purge: fmt_time(status.next_purge),
         last_purge: status.last_purge.map(|l| fmt_time(l.at)),
         last_counts,
-        db_size: fmt_bytes(status.space.page_count * page_size),
-        free_size: fmt_bytes(status.space.free_pages * page_size),
+        db_size: crate::ops::human::bytes(status.space.page_count * page_size),
+        free_size: crate::ops::human::bytes(status.space.free_pages * page_size),
         auto_vacuum: match status.space.auto_vacuum {
             2 => "incremental",
             1 => "full",
