@@ -134,6 +134,7 @@ fn count(pg: &TestPg, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_follows_the_promoted_standby() {
+    let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("ca-home");
     let out = smsgate()
@@ -152,6 +153,7 @@ async fn a_node_follows_the_promoted_standby() {
     let primary = TestPg::start_with_ca(ca);
     primary.create_db(DB);
     let standby = primary.start_standby(true);
+    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
 
     let bank = Bank::start(BankConfig {
         count: MODEMS,
@@ -182,6 +184,7 @@ async fn a_node_follows_the_promoted_standby() {
     let config_path = dir.path().join("a.toml");
     std::fs::write(&config_path, config).unwrap();
     let node = spawn(&config_path, "127.0.0.2");
+    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready(&node).await {
         assert!(Instant::now() < deadline, "node never ready");
@@ -222,6 +225,7 @@ async fn a_node_follows_the_promoted_standby() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let accepted_before = posted.lock().await.accepted.len();
+    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     primary.stop_immediate();
     let stopped = Instant::now();
 
@@ -254,6 +258,7 @@ async fn a_node_follows_the_promoted_standby() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ready_after = promoted.elapsed();
+    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     let deadline = promoted + Duration::from_secs(60);
     let first_accept = loop {
         let first = posted
@@ -287,6 +292,7 @@ async fn a_node_follows_the_promoted_standby() {
 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
         let open = count(
             &standby,
             "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')",
@@ -309,6 +315,7 @@ async fn a_node_follows_the_promoted_standby() {
         })
         .collect();
     let mut air: HashMap<String, usize> = HashMap::new();
+    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     for i in 0..MODEMS {
         for m in bank.control().sent_texts(i).unwrap() {
             *air.entry(m.text).or_default() += 1;

@@ -147,7 +147,7 @@ impl TestPg {
             .command("pg_basebackup")
             .arg("-D")
             .arg(&sb.data)
-            .args(["-R", "-X", "stream", "--no-sync", "-d", &conninfo])
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync", "-d", &conninfo])
             .output()
             .unwrap();
         assert!(
