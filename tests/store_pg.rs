@@ -856,6 +856,7 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
     leases_expire_renew_and_fence(&pg).await;
     takeover_of_sending_work(&pg).await;
     webhook_rows_go_to_one_node_at_a_time(&pg).await;
+    other_nodes_wake_up_through_notify(&pg).await;
     let status_db = pg.create_db("status");
     let a = pg_node(&pg, &status_db, "a", 1_000).await;
     let shared = a.pg.clone().unwrap();
@@ -1108,4 +1109,95 @@ async fn webhook_rows_go_to_one_node_at_a_time(pg: &TestPg) {
     }
     assert_eq!(a.store.next_webhook_due().await.unwrap(), None);
     eprintln!("ok: webhook_rows_go_to_one_node_at_a_time");
+}
+
+/// Node b listens; node a's acceptance, retry and webhook event wake b at once (LISTEN/NOTIFY), and
+/// b's listener comes back after its connection is killed.
+async fn other_nodes_wake_up_through_notify(pg: &TestPg) {
+    use smsgate::store::pg::listen::Wakeup;
+    use std::time::Duration;
+    let db = pg.create_db("wakeups");
+    let a = pg_node(pg, &db, "a", 60_000).await;
+    let b = pg_node(pg, &db, "b", 60_000).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listener = b.pg.as_ref().unwrap().spawn_listener(
+        move |w| {
+            let _ = tx.send(w);
+        },
+        stop.clone(),
+    );
+    // Listening starts with one catch-up of each.
+    let mut first = vec![next_wake(&mut rx).await, next_wake(&mut rx).await];
+    first.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(first, vec![Some(Wakeup::Outbox), Some(Wakeup::Queue)]);
+
+    let alice = account(&a.store, "alice").await;
+    a.store
+        .create_webhook(NewWebhook {
+            account_id: alice,
+            url: "https://hooks.invalid/x".into(),
+            secret: "s".into(),
+            events: vec![EventType::SmsFailed],
+        })
+        .await
+        .unwrap();
+    let msgs: Vec<NewMessage> = (0..3)
+        .map(|i| new_message(&format!("+4860000001{i}"), 1))
+        .collect();
+    let ids: Vec<MessageId> = msgs.iter().map(|m| m.id).collect();
+    submit(&a.store, alice, msgs, 1_000).await;
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Queue),
+        "accepted on a, b woken"
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .ok(),
+        None,
+        "one batch, one wake-up"
+    );
+    // A claim is no new work; an expiry writes webhook events.
+    a.queued(1_000).await;
+    assert_eq!(a.store.expire_messages(ids, 2_000).await.unwrap().len(), 3);
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Outbox),
+        "webhook event on a, b woken"
+    );
+
+    // The listener survives its connection's death (as in a failover) and listens again.
+    pg.psql(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+    );
+    let mut again = vec![next_wake(&mut rx).await, next_wake(&mut rx).await];
+    again.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(
+        again,
+        vec![Some(Wakeup::Outbox), Some(Wakeup::Queue)],
+        "listening again"
+    );
+    submit(&a.store, alice, vec![new_message("+48600000020", 1)], 3_000).await;
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Queue),
+        "woken after the reconnect"
+    );
+    stop.cancel();
+    listener.await.unwrap();
+    eprintln!("ok: other_nodes_wake_up_through_notify");
+}
+
+/// The next wake-up within 5 s, or None (the node polls at 250 ms and 30 s, but nothing polls here:
+/// only a notification fills the channel).
+async fn next_wake(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<smsgate::store::pg::listen::Wakeup>,
+) -> Option<smsgate::store::pg::listen::Wakeup> {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .ok()
+        .flatten()
 }

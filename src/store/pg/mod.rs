@@ -18,6 +18,7 @@
 //!   message is durable in the cluster before 202).
 mod accounts;
 mod kannel;
+pub mod listen;
 mod queue;
 mod retention;
 pub mod schema;
@@ -67,6 +68,9 @@ pub struct NodeIdentity {
 /// Handle to the shared PostgreSQL store of one node.
 pub struct PgStore {
     pool: Pool,
+    /// How to connect (for the notification connection, which lives outside the pool).
+    config: tokio_postgres::Config,
+    tls: tls::PgTls,
     node: NodeIdentity,
     /// Messages this node holds, with the epoch of its claim (the fencing token of every write).
     claims: Mutex<HashMap<MessageId, i64>>,
@@ -140,8 +144,8 @@ impl PgStore {
             config.application_name(format!("smsgate {}", node.node_id));
         }
         let manager = Manager::from_config(
-            config,
-            tls,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 // Verified recycling: a connection to a primary that became a standby is noticed.
                 recycling_method: RecyclingMethod::Verified,
@@ -153,6 +157,8 @@ impl PgStore {
             .map_err(|e| StoreError::Postgres(e.to_string()))?;
         let store = PgStore {
             pool,
+            config,
+            tls,
             node,
             claims: Mutex::new(HashMap::new()),
         };
