@@ -101,9 +101,12 @@ struct Posted {
     accepted: HashMap<String, String>,
     /// (time of the answer, accepted?) of every post.
     answers: Vec<(Instant, bool)>,
+    /// Statuses of the refusals (0: no HTTP answer).
+    refusals: Vec<u16>,
 }
 
-async fn post(client: &reqwest::Client, base: &str, text: &str) -> Option<String> {
+/// The id of the accepted message, or the status of the refusal (0: no HTTP answer).
+async fn post(client: &reqwest::Client, base: &str, text: &str) -> Result<String, u16> {
     let r = client
         .post(format!("https://{base}/api/v1/messages"))
         .basic_auth("admin", Some(PASSWORD))
@@ -111,12 +114,12 @@ async fn post(client: &reqwest::Client, base: &str, text: &str) -> Option<String
         .timeout(REQUEST_TIMEOUT)
         .send()
         .await
-        .ok()?;
+        .map_err(|_| 0u16)?;
     if r.status() != 202 {
-        return None;
+        return Err(r.status().as_u16());
     }
-    let body: Value = r.json().await.ok()?;
-    body["messages"][0]["id"].as_str().map(str::to_owned)
+    let body: Value = r.json().await.map_err(|_| 0u16)?;
+    body["messages"][0]["id"].as_str().map(str::to_owned).ok_or(0)
 }
 
 async fn ready(node: &Node) -> bool {
@@ -134,7 +137,6 @@ fn count(pg: &TestPg, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_follows_the_promoted_standby() {
-    let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("ca-home");
     let out = smsgate()
@@ -153,7 +155,6 @@ async fn a_node_follows_the_promoted_standby() {
     let primary = TestPg::start_with_ca(ca);
     primary.create_db(DB);
     let standby = primary.start_standby(true);
-    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
 
     let bank = Bank::start(BankConfig {
         count: MODEMS,
@@ -184,7 +185,6 @@ async fn a_node_follows_the_promoted_standby() {
     let config_path = dir.path().join("a.toml");
     std::fs::write(&config_path, config).unwrap();
     let node = spawn(&config_path, "127.0.0.2");
-    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready(&node).await {
         assert!(Instant::now() < deadline, "node never ready");
@@ -208,9 +208,12 @@ async fn a_node_follows_the_promoted_standby() {
                 i += 1;
                 let id = post(&client, &base, &text).await;
                 let mut p = posted.lock().await;
-                p.answers.push((Instant::now(), id.is_some()));
-                if let Some(id) = id {
-                    p.accepted.insert(id, text);
+                p.answers.push((Instant::now(), id.is_ok()));
+                match id {
+                    Ok(id) => {
+                        p.accepted.insert(id, text);
+                    }
+                    Err(status) => p.refusals.push(status),
                 }
                 drop(p);
                 tokio::time::sleep(POST_EVERY).await;
@@ -225,7 +228,6 @@ async fn a_node_follows_the_promoted_standby() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let accepted_before = posted.lock().await.accepted.len();
-    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     primary.stop_immediate();
     let stopped = Instant::now();
 
@@ -258,7 +260,6 @@ async fn a_node_follows_the_promoted_standby() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ready_after = promoted.elapsed();
-    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     let deadline = promoted + Duration::from_secs(60);
     let first_accept = loop {
         let first = posted
@@ -286,13 +287,17 @@ async fn a_node_follows_the_promoted_standby() {
         .filter(|(at, ok)| *ok && *at > promoted)
         .count();
     assert!(
+        posted.refusals.iter().all(|&s| s == 503),
+        "refusals during the switch are 503, not {:?}",
+        posted.refusals
+    );
+    assert!(
         after_promotion > 10,
         "only {after_promotion} accepted after the promotion"
     );
 
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
         let open = count(
             &standby,
             "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')",
@@ -315,7 +320,6 @@ async fn a_node_follows_the_promoted_standby() {
         })
         .collect();
     let mut air: HashMap<String, usize> = HashMap::new();
-    eprintln!("phase {:.1}s", t0.elapsed().as_secs_f64());
     for i in 0..MODEMS {
         for m in bank.control().sent_texts(i).unwrap() {
             *air.entry(m.text).or_default() += 1;
