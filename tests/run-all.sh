@@ -18,6 +18,9 @@ APT_PACKAGES+=(prometheus)
 APT_PACKAGES+=(chromium)
 # The cluster tests (tests/store_pg.rs, tests/cluster_e2e.rs) start a real PostgreSQL server in a temp dir.
 APT_PACKAGES+=(postgresql)
+# WireGuard between nodes in network namespaces (tests/e2e/wireguard.sh): the userspace implementation
+# (no kernel module needed), wg, and ip for namespaces and veth pairs.
+APT_PACKAGES+=(wireguard-go wireguard-tools iproute2)
 # Node.js and npm drive the panel's browser test. Machines that already have them from another source
 # (e.g. a nodesource build, which bundles npm) must not get Debian's npm on top: it conflicts.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

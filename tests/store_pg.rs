@@ -2,7 +2,14 @@
 //! PostgreSQL (a cluster node: SQLite for its own data, the shared queue in a real PostgreSQL server
 //! over TLS with client certificates). Then the cluster-only behaviour with two nodes on one database:
 //! disjoint claims (`SKIP LOCKED`), lease expiry and renewal, fencing by epoch, takeover of `sending`
-//! work, and webhook deliveries claimed by one node at a time.
+//! work, webhook deliveries claimed by one node at a time, and wake-ups through LISTEN/NOTIFY.
+//!
+//! The unit cases of `src/store/tests.rs` that concern shared data run here on both backends too
+//! (idempotency per account, scoping of details, MR-wrap pairing, a report overtaking its send record,
+//! expiry of queued messages only, account deletion, one attempt at a time with a retry keeping the rest);
+//! the others test the SQLite engine itself (WAL and `synchronous = FULL` pragmas, the single writer's
+//! group commit and per-job rollback, `close`) or node-local tables (inbox fragments), or are already
+//! covered by a case here (accounts and tokens, retention, modem events, crash recovery → takeover).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pg_harness;
@@ -808,6 +815,258 @@ async fn case_modem_events_reach_operators(n: &Node) {
     );
 }
 
+// ---- cases ported from the SQLite-only unit tests (src/store/tests.rs) that concern shared data ----
+
+async fn one(n: &Node, account: AccountId, recipient: &str, parts: usize, now: i64) -> Message {
+    submit(&n.store, account, vec![new_message(recipient, parts)], now)
+        .await
+        .remove(0)
+}
+
+/// Claims what is queued (PostgreSQL) and starts an attempt of `id` on [`MODEM`].
+async fn begin(n: &Node, id: MessageId, now: i64) -> AttemptStart {
+    n.queued(now).await;
+    n.store
+        .begin_attempt(id, MODEM.into(), now)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn case_idempotency_keys_are_per_account(n: &Node) {
+    let a = account(&n.store, "a").await;
+    let b = account(&n.store, "b").await;
+    let key = |h: &str| {
+        Some(IdempotencyKey {
+            key: "k1".into(),
+            request_hash: h.into(),
+        })
+    };
+    n.store
+        .submit(a, key("h1"), vec![new_message("+48600100200", 1)], 1)
+        .await
+        .unwrap();
+    let clash = n
+        .store
+        .submit(a, key("h2"), vec![new_message("+48600100201", 1)], 2)
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert!(matches!(
+        n.store
+            .submit(b, key("h2"), vec![new_message("+48600100202", 1)], 3)
+            .await
+            .unwrap(),
+        Submitted::Created(_)
+    ));
+    let all = n
+        .store
+        .list_messages(
+            Scope::All,
+            MessageFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2, "the conflicting request wrote nothing");
+    let m = &all.items[0];
+    assert!(
+        n.store
+            .message_detail(Scope::Account(if m.account_id == a { b } else { a }), m.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "detail is scoped too"
+    );
+}
+
+async fn case_status_reports_pair_despite_mr_wrap(n: &Node) {
+    let a = account(&n.store, "a").await;
+    n.store
+        .create_webhook(NewWebhook {
+            account_id: a,
+            url: "https://example.test/h".into(),
+            secret: "s".repeat(16),
+            events: vec![EventType::SmsDelivered],
+        })
+        .await
+        .unwrap();
+    let send = async |m: MessageId, at: i64, mr: u8| {
+        let s = begin(n, m, at).await;
+        let sent = s
+            .parts
+            .iter()
+            .map(|p| (p.seq, mr.wrapping_add(p.seq as u8 - 1)))
+            .collect();
+        n.store
+            .finish_attempt(end(&s, m, sent, AttemptOutcome::Sent, at))
+            .await
+            .unwrap();
+    };
+    // An old message got MR 5; 256 sends later the MR wrapped and a new message got 5 and 6 again.
+    let old = one(n, a, "+48600100200", 1, 50).await;
+    send(old.id, 100, 5).await;
+    let new = one(n, a, "+48600100200", 2, 8_000).await;
+    send(new.id, 9_000, 5).await;
+    let report = |mr: u8, kind, status| StatusReportIn {
+        modem: MODEM.into(),
+        pdu: vec![1, 2, 3],
+        mr,
+        recipient: Some("600100200".into()),
+        status,
+        kind,
+        now: 10_000,
+    };
+    let r = n
+        .store
+        .record_status_report(report(5, ReportKind::Delivered, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.message_id, r.seq, r.status), (new.id, 1, MessageStatus::Sent));
+    let r = n
+        .store
+        .record_status_report(report(6, ReportKind::Delivered, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.message_id, r.seq, r.status),
+        (new.id, 2, MessageStatus::Delivered)
+    );
+    assert_eq!(
+        n.store.message(Scope::All, old.id).await.unwrap().unwrap().status,
+        MessageStatus::Sent
+    );
+    let mut stray = report(5, ReportKind::Delivered, 0);
+    stray.recipient = Some("+48999999999".into());
+    assert!(n.store.record_status_report(stray).await.unwrap().is_none());
+    assert_eq!(events(&n.store).await, vec!["sms:delivered"]);
+    let r = n
+        .store
+        .record_status_report(report(5, ReportKind::Failed, 0x41))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, MessageStatus::Failed);
+}
+
+async fn case_report_overtaking_the_send_record(n: &Node) {
+    let a = account(&n.store, "a").await;
+    let m = one(n, a, "+48600100200", 1, 1).await;
+    let s = begin(n, m.id, 10).await;
+    let early = StatusReportIn {
+        modem: MODEM.into(),
+        pdu: vec![0],
+        mr: 77,
+        recipient: Some("+48600100200".into()),
+        status: 0,
+        kind: ReportKind::Delivered,
+        now: 15,
+    };
+    assert!(n.store.record_status_report(early).await.unwrap().is_none());
+    let after = n
+        .store
+        .finish_attempt(end(&s, m.id, vec![(1, 77)], AttemptOutcome::Sent, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, MessageStatus::Delivered, "paired once recorded");
+    // A stale unpaired report from before the attempt is not taken.
+    let m2 = one(n, a, "+48600100200", 1, 25).await;
+    let s2 = begin(n, m2.id, 30).await;
+    let r = n
+        .store
+        .finish_attempt(end(&s2, m2.id, vec![(1, 78)], AttemptOutcome::Sent, 40))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, MessageStatus::Sent);
+}
+
+async fn case_expiry_and_account_deletion(n: &Node) {
+    let a = account(&n.store, "a").await;
+    let m1 = one(n, a, "+48600100200", 1, 1).await;
+    let m2 = one(n, a, "+48600100201", 2, 1).await;
+    begin(n, m2.id, 10).await;
+    let expired = n.store.expire_messages(vec![m1.id, m2.id], 20).await.unwrap();
+    assert_eq!(expired.iter().map(|m| m.id).collect::<Vec<_>>(), vec![m1.id]);
+    assert_eq!(expired[0].status, MessageStatus::Expired);
+    assert!(n.store.delete_account(a).await.unwrap());
+    for id in [m1.id, m2.id] {
+        assert!(n.store.message(Scope::All, id).await.unwrap().is_none());
+        assert!(n.store.message_detail(Scope::All, id).await.unwrap().is_none());
+    }
+}
+
+async fn case_one_attempt_at_a_time_retry_keeps_the_rest(n: &Node) {
+    let a = account(&n.store, "a").await;
+    let m = one(n, a, "+48600100200", 2, 1).await;
+    let start = begin(n, m.id, 10).await;
+    assert_eq!((start.attempt_no, start.parts.len()), (1, 2));
+    assert!(
+        n.store
+            .begin_attempt(m.id, MODEM.into(), 11)
+            .await
+            .unwrap()
+            .is_none(),
+        "a second attempt cannot start while one runs"
+    );
+    // Part 1 went out, then a temporary error: retry later with only part 2, on the same modem.
+    let retry = AttemptOutcome::Retry {
+        next_attempt_at: 500,
+        error: "network busy".into(),
+    };
+    let after = n
+        .store
+        .finish_attempt(end(&start, m.id, vec![(1, 7)], retry, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.status, after.error.as_deref()),
+        (MessageStatus::Queued, Some("network busy"))
+    );
+    let queued = n.queued(600).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (
+            queued[0].pending_parts,
+            queued[0].pinned_modem.as_deref(),
+            queued[0].next_attempt_at
+        ),
+        (1, Some(MODEM), Some(500))
+    );
+    let start = n
+        .store
+        .begin_attempt(m.id, MODEM.into(), 600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(start.attempt_no, 2);
+    assert_eq!(start.parts.iter().map(|p| p.seq).collect::<Vec<_>>(), vec![2]);
+    let done = n
+        .store
+        .finish_attempt(end(&start, m.id, vec![(2, 8)], AttemptOutcome::Sent, 610))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, MessageStatus::Sent);
+    let detail = n
+        .store
+        .message_detail(Scope::Account(a), m.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        detail.part_list.iter().map(|p| p.mr).collect::<Vec<_>>(),
+        vec![Some(7), Some(8)]
+    );
+    assert_eq!(detail.attempt_list.len(), 2);
+    assert_eq!(detail.attempt_list[0].outcome.as_deref(), Some("retry"));
+}
+
 macro_rules! run_cases {
     ($make:expr, $($case:ident),+) => {
         $(
@@ -829,7 +1088,12 @@ async fn queue_cases_on_sqlite() {
         case_retention_and_erasure,
         case_kannel_dlr,
         case_accounts_tokens_stages,
-        case_modem_events_reach_operators
+        case_modem_events_reach_operators,
+        case_idempotency_keys_are_per_account,
+        case_status_reports_pair_despite_mr_wrap,
+        case_report_overtaking_the_send_record,
+        case_expiry_and_account_deletion,
+        case_one_attempt_at_a_time_retry_keeps_the_rest
     );
 }
 
@@ -850,12 +1114,18 @@ async fn queue_cases_on_postgresql_and_two_nodes() {
         case_retention_and_erasure,
         case_kannel_dlr,
         case_accounts_tokens_stages,
-        case_modem_events_reach_operators
+        case_modem_events_reach_operators,
+        case_idempotency_keys_are_per_account,
+        case_status_reports_pair_despite_mr_wrap,
+        case_report_overtaking_the_send_record,
+        case_expiry_and_account_deletion,
+        case_one_attempt_at_a_time_retry_keeps_the_rest
     );
     two_nodes_claim_disjoint_sets(&pg).await;
     leases_expire_renew_and_fence(&pg).await;
     takeover_of_sending_work(&pg).await;
     webhook_rows_go_to_one_node_at_a_time(&pg).await;
+    other_nodes_wake_up_through_notify(&pg).await;
     let status_db = pg.create_db("status");
     let a = pg_node(&pg, &status_db, "a", 1_000).await;
     let shared = a.pg.clone().unwrap();
@@ -1132,4 +1402,95 @@ async fn webhook_rows_go_to_one_node_at_a_time(pg: &TestPg) {
     }
     assert_eq!(a.store.next_webhook_due().await.unwrap(), None);
     eprintln!("ok: webhook_rows_go_to_one_node_at_a_time");
+}
+
+/// Node b listens; node a's acceptance, retry and webhook event wake b at once (LISTEN/NOTIFY), and
+/// b's listener comes back after its connection is killed.
+async fn other_nodes_wake_up_through_notify(pg: &TestPg) {
+    use smsgate::store::pg::listen::Wakeup;
+    use std::time::Duration;
+    let db = pg.create_db("wakeups");
+    let a = pg_node(pg, &db, "a", 60_000).await;
+    let b = pg_node(pg, &db, "b", 60_000).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listener = b.pg.as_ref().unwrap().spawn_listener(
+        move |w| {
+            let _ = tx.send(w);
+        },
+        stop.clone(),
+    );
+    // Listening starts with one catch-up of each.
+    let mut first = vec![next_wake(&mut rx).await, next_wake(&mut rx).await];
+    first.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(first, vec![Some(Wakeup::Outbox), Some(Wakeup::Queue)]);
+
+    let alice = account(&a.store, "alice").await;
+    a.store
+        .create_webhook(NewWebhook {
+            account_id: alice,
+            url: "https://hooks.invalid/x".into(),
+            secret: "s".into(),
+            events: vec![EventType::SmsFailed],
+        })
+        .await
+        .unwrap();
+    let msgs: Vec<NewMessage> = (0..3)
+        .map(|i| new_message(&format!("+4860000001{i}"), 1))
+        .collect();
+    let ids: Vec<MessageId> = msgs.iter().map(|m| m.id).collect();
+    submit(&a.store, alice, msgs, 1_000).await;
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Queue),
+        "accepted on a, b woken"
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .ok(),
+        None,
+        "one batch, one wake-up"
+    );
+    // A claim is no new work; an expiry writes webhook events.
+    a.queued(1_000).await;
+    assert_eq!(a.store.expire_messages(ids, 2_000).await.unwrap().len(), 3);
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Outbox),
+        "webhook event on a, b woken"
+    );
+
+    // The listener survives its connection's death (as in a failover) and listens again.
+    pg.psql(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+    );
+    let mut again = vec![next_wake(&mut rx).await, next_wake(&mut rx).await];
+    again.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(
+        again,
+        vec![Some(Wakeup::Outbox), Some(Wakeup::Queue)],
+        "listening again"
+    );
+    submit(&a.store, alice, vec![new_message("+48600000020", 1)], 3_000).await;
+    assert_eq!(
+        next_wake(&mut rx).await,
+        Some(Wakeup::Queue),
+        "woken after the reconnect"
+    );
+    stop.cancel();
+    listener.await.unwrap();
+    eprintln!("ok: other_nodes_wake_up_through_notify");
+}
+
+/// The next wake-up within 5 s, or None (the node polls at 250 ms and 30 s, but nothing polls here:
+/// only a notification fills the channel).
+async fn next_wake(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<smsgate::store::pg::listen::Wakeup>,
+) -> Option<smsgate::store::pg::listen::Wakeup> {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .ok()
+        .flatten()
 }

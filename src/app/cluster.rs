@@ -16,9 +16,10 @@ use tracing::{debug, info, warn};
 use super::Gateway;
 use crate::dispatch::core::Job;
 use crate::store::pg::PgStore;
+use crate::store::pg::listen::Wakeup;
 
-/// How often a node looks for claimable work between nudges: bounds the delay before a message
-/// accepted on another node is picked up.
+/// How often a node looks for claimable work between nudges (its own acceptances, other nodes' through
+/// NOTIFY): bounds the delay when a notification was lost.
 pub const CLAIM_POLL: Duration = Duration::from_millis(250);
 /// Pause after a database error (PostgreSQL restarting or failing over to the standby).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -59,6 +60,16 @@ impl Gateway {
         };
         let gw = self.clone();
         let stop = self.inner.inbound.stop.clone();
+        // Other nodes' acceptances and webhook events wake this node at once (LISTEN/NOTIFY); the
+        // polls below stay as the fallback for a lost notification.
+        let woken = self.clone();
+        pg.spawn_listener(
+            move |w| match w {
+                Wakeup::Queue => woken.nudge_cluster(),
+                Wakeup::Outbox => woken.inner.webhooks_due.notify_one(),
+            },
+            stop.clone(),
+        );
         tokio::spawn(async move {
             let heartbeat = Duration::from_secs(gw.inner.settings.cluster.heartbeat_seconds);
             let mut beat = tokio::time::interval(heartbeat);

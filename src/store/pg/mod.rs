@@ -18,6 +18,7 @@
 //!   message is durable in the cluster before 202).
 mod accounts;
 mod kannel;
+pub mod listen;
 mod queue;
 mod retention;
 pub mod schema;
@@ -25,6 +26,7 @@ pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::config::SslMode;
@@ -66,6 +68,9 @@ pub struct NodeIdentity {
 /// Handle to the shared PostgreSQL store of one node.
 pub struct PgStore {
     pool: Pool,
+    /// How to connect (for the notification connection, which lives outside the pool).
+    config: tokio_postgres::Config,
+    tls: tls::PgTls,
     node: NodeIdentity,
     /// Messages this node holds, with the epoch of its claim (the fencing token of every write).
     claims: Mutex<HashMap<MessageId, i64>>,
@@ -76,6 +81,38 @@ impl std::fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("node", &self.node.node_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// Time to open a TCP connection to one host of the URL before the next host is tried. Without it a
+/// primary that vanished (power cut, link down: no RST) holds every new connection for the kernel's
+/// SYN retries (about two minutes) before the standby is even asked.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unacknowledged data on a connection fails it after this long (`TCP_USER_TIMEOUT`), so a query
+/// sent to a primary that vanished mid-transaction errors out instead of waiting for TCP's minutes
+/// of retransmissions.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(15);
+/// An idle pooled connection to a vanished server is found dead after idle + interval × retries.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// Failover-friendly link settings for whatever `url` leaves unset: bounded connect attempts per
+/// host, bounded waits for acknowledgements, and keepalives that notice a silent peer.
+fn link_defaults(config: &mut tokio_postgres::Config, url: &str) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    // The keepalive getters cannot tell "unset" from the default, so look at the URL itself.
+    if !url.contains("keepalives") {
+        config
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
     }
 }
 
@@ -102,12 +139,13 @@ impl PgStore {
             .map_err(|e| StoreError::Postgres(format!("cluster.postgres_url: {e}")))?;
         // verify-full is done by rustls (CA + host name); never fall back to plain text.
         config.ssl_mode(SslMode::Require);
+        link_defaults(&mut config, url);
         if config.get_application_name().is_none() {
             config.application_name(format!("smsgate {}", node.node_id));
         }
         let manager = Manager::from_config(
-            config,
-            tls,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 // Verified recycling: a connection to a primary that became a standby is noticed.
                 recycling_method: RecyclingMethod::Verified,
@@ -119,6 +157,8 @@ impl PgStore {
             .map_err(|e| StoreError::Postgres(e.to_string()))?;
         let store = PgStore {
             pool,
+            config,
+            tls,
             node,
             claims: Mutex::new(HashMap::new()),
         };
@@ -172,5 +212,40 @@ impl PgStore {
     /// Number of messages this node holds.
     pub fn held(&self) -> usize {
         self.claims().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_defaults_fill_only_what_the_url_leaves_open() {
+        let check = |url: &str, connect: u64, user: u64, idle: u64| {
+            let mut c: tokio_postgres::Config = url.parse().unwrap();
+            link_defaults(&mut c, url);
+            assert_eq!(
+                (
+                    c.get_connect_timeout().map(Duration::as_secs),
+                    c.get_tcp_user_timeout().map(Duration::as_secs),
+                    c.get_keepalives_idle().as_secs()
+                ),
+                (Some(connect), Some(user), idle),
+                "{url}"
+            );
+        };
+        check(
+            "postgresql://u@h1:5432,h2:5432/db?target_session_attrs=read-write",
+            5,
+            15,
+            10,
+        );
+        check("postgresql://u@h1/db?connect_timeout=2", 2, 15, 10);
+        check(
+            "postgresql://u@h1/db?keepalives_idle=60&tcp_user_timeout=3",
+            5,
+            3,
+            60,
+        );
     }
 }

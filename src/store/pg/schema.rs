@@ -231,14 +231,40 @@ CREATE TABLE account_tombstones (
 );
 "#;
 
-/// Version 4: a message may be pinned to one modem (a technician's test SMS); only the node that has
+/// Version 4: wake-ups. Work that becomes claimable (a message accepted as `queued`, or given back to
+/// the queue by a retry or a takeover) and new webhook deliveries notify the channels every node
+/// LISTENs on ([`super::listen`]), so other nodes' claim loops and an idle node's webhook worker start
+/// at once instead of at their next poll. PostgreSQL delivers a notification at commit and folds
+/// identical ones of one transaction into one, so a batch costs one wake-up.
+const V4_WAKEUPS: &str = r#"
+CREATE FUNCTION smsgate_notify_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('smsgate_queue', '');
+    RETURN NULL;
+END $$;
+CREATE FUNCTION smsgate_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('smsgate_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER messages_queued_insert AFTER INSERT ON messages
+    FOR EACH ROW WHEN (NEW.status = 'queued') EXECUTE FUNCTION smsgate_notify_queue();
+CREATE TRIGGER messages_queued_again AFTER UPDATE OF status, lease_node ON messages
+    FOR EACH ROW WHEN (NEW.status = 'queued' AND NEW.lease_node IS NULL
+                       AND (OLD.status <> 'queued' OR OLD.lease_node IS NOT NULL))
+    EXECUTE FUNCTION smsgate_notify_queue();
+CREATE TRIGGER webhook_outbox_new AFTER INSERT ON webhook_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION smsgate_notify_outbox();
+"#;
+
+/// Version 5: a message may be pinned to one modem (a technician's test SMS); only the node that has
 /// that modem claims it.
-const V4_PINNED_MODEM: &str = r#"
+const V5_PINNED_MODEM: &str = r#"
 ALTER TABLE messages ADD COLUMN pinned_modem TEXT;
 "#;
 
 /// All migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR, V3_ACCOUNTS, V4_PINNED_MODEM];
+pub const MIGRATIONS: &[&str] = &[V1_QUEUE, V2_KANNEL_DLR, V3_ACCOUNTS, V4_WAKEUPS, V5_PINNED_MODEM];
 
 /// Number of the newest schema version.
 pub const PG_SCHEMA_VERSION: usize = MIGRATIONS.len();
