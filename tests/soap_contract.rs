@@ -10,7 +10,8 @@ use std::process::Command;
 use smsgate::app::{MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, MessageStatus, PRIORITY_RANGE};
 use smsgate::http::soap::envelope::SoapVersion;
 use smsgate::http::soap::ops::{
-    AccountView, InboxView, MessageView, ModemView, Operation, Response, parse_request,
+    AccountView, DeletionAcceptedView, InboxView, MessageView, ModemView, Operation, PendingDeletionView,
+    Response, parse_request,
 };
 use smsgate::http::soap::xml::{Element, Limits, parse};
 use smsgate::http::soap::{Fault, FaultCode, TNS, XSD, wsdl};
@@ -134,6 +135,21 @@ fn invalid_requests_are_rejected_by_schema_and_server_alike() {
         ("no-id", "<GetMessageStatus/>", "id"),
         ("no-ids", "<DeleteInbox/>", "id"),
         ("no-code", "<SendUssd><modem>m</modem></SendUssd>", "code"),
+        (
+            "bad-account-id",
+            "<RequestAccountDeletion><accountId>me</accountId></RequestAccountDeletion>",
+            "accountId",
+        ),
+        (
+            "two-account-ids",
+            "<CancelAccountDeletion><accountId>1</accountId><accountId>2</accountId></CancelAccountDeletion>",
+            "accountId",
+        ),
+        (
+            "unknown-in-deletion",
+            "<GetAccountDeletion><grace>PT1H</grace></GetAccountDeletion>",
+            "grace",
+        ),
     ];
     for (name, body, field) in cases {
         let doc = in_service_namespace(body);
@@ -252,6 +268,41 @@ fn every_response() -> Vec<Response> {
             login: "shop".into(),
             role: "client".into(),
         }),
+        Response::RequestAccountDeletion(DeletionAcceptedView {
+            erased: false,
+            account_id: 42,
+            requested_at: t("2026-11-25T08:00:00Z"),
+            execute_after: t("2026-11-27T08:00:00Z"),
+        }),
+        Response::RequestAccountDeletion(DeletionAcceptedView {
+            erased: true,
+            account_id: 42,
+            requested_at: t("2026-11-25T08:00:00.125+01:00"),
+            execute_after: t("2026-11-25T08:00:00.125+01:00"),
+        }),
+        Response::GetAccountDeletion {
+            account_id: 42,
+            pending: Some(PendingDeletionView {
+                requested_at: t("2026-11-25T08:00:00Z"),
+                requested_by: Some("shop <&>".into()),
+                source_ip: Some("::1".into()),
+                execute_after: t("2026-11-27T08:00:00Z"),
+            }),
+        },
+        Response::GetAccountDeletion {
+            account_id: 42,
+            pending: Some(PendingDeletionView {
+                requested_at: t("2026-11-25T08:00:00Z"),
+                requested_by: None,
+                source_ip: None,
+                execute_after: t("2026-11-27T08:00:00Z"),
+            }),
+        },
+        Response::GetAccountDeletion {
+            account_id: 42,
+            pending: None,
+        },
+        Response::CancelAccountDeletion { account_id: 42 },
     ]
 }
 

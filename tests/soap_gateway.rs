@@ -2,7 +2,8 @@
 //! `tests/common`): TLS acceptor, router, authentication, a gateway core with two simulated modems,
 //! real accounts, password hashing and API tokens. Covers what
 //! the zeep suite cannot reach from outside: client-role accounts (IDOR), an incoming SMS in the inbox,
-//! atomic DeleteInbox, USSD refused to clients, and API token scopes.
+//! atomic DeleteInbox, USSD refused to clients, API token scopes, and account deletion (grace period,
+//! cancelling, immediate erasure, other accounts refused).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -299,4 +300,199 @@ async fn soap_calls_count_against_the_account_request_rate() {
     // Another account has its own budget.
     let other = call(&gw, As::UsernameToken("bob"), &op("GetAccountInfo", "")).await;
     assert_eq!(other.status, 200);
+}
+
+/// The actions audited for account `id`, as `action:actor`.
+async fn audited(gw: &Gw, id: smsgate::app::AccountId) -> Vec<String> {
+    gw.gateway
+        .store()
+        .audit_log(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.account_id == Some(id))
+        .map(|e| {
+            format!(
+                "{}:{}:{}",
+                e.action,
+                e.actor.unwrap_or_default(),
+                e.source_ip.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_deletion_with_a_grace_period_is_pending_until_cancelled() {
+    let gw = common::start_with(|s| s.retention.deletion_grace_hours = 48, false).await;
+    let carol = principal(&gw.gateway, "carol").await;
+    let bob = principal(&gw.gateway, "bob").await;
+    let request = op("RequestAccountDeletion", "");
+    let status = op("GetAccountDeletion", "");
+    let cancel = op("CancelAccountDeletion", "");
+
+    let none = call(&gw, As::UsernameToken("carol"), &status).await;
+    assert_eq!(none.status, 200, "{:?}", none.root);
+    assert_eq!(none.texts(&["status"]), ["none"]);
+    assert_eq!(none.texts(&["accountId"]), [carol.account_id.0.to_string()]);
+    assert!(none.texts(&["executeAfter"]).is_empty());
+
+    let asked = call(&gw, As::UsernameToken("carol"), &request).await;
+    assert_eq!(asked.status, 200, "{:?}", asked.root);
+    assert_eq!(asked.texts(&["status"]), ["scheduled"]);
+    let requested_at = time::OffsetDateTime::parse(
+        &asked.texts(&["requestedAt"])[0],
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let execute_after = time::OffsetDateTime::parse(
+        &asked.texts(&["executeAfter"])[0],
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(execute_after - requested_at, time::Duration::hours(48));
+
+    let pending = call(&gw, As::UsernameToken("carol"), &status).await;
+    assert_eq!(pending.texts(&["status"]), ["pending"]);
+    assert_eq!(pending.texts(&["requestedBy"]), ["carol"]);
+    assert_eq!(pending.texts(&["sourceIp"]), ["127.0.0.1"]);
+    assert_eq!(pending.texts(&["executeAfter"]), asked.texts(&["executeAfter"]));
+
+    // Another client can neither see, cancel nor request it: forbidden, as in REST.
+    for name in [
+        "GetAccountDeletion",
+        "CancelAccountDeletion",
+        "RequestAccountDeletion",
+    ] {
+        let other = call(
+            &gw,
+            As::UsernameToken("bob"),
+            &op(name, &format!("<accountId>{}</accountId>", carol.account_id.0)),
+        )
+        .await;
+        assert_eq!(other.fault_code().as_deref(), Some("forbidden"), "{name}");
+    }
+    // An admin sees it by account id.
+    let by_admin = call(
+        &gw,
+        As::UsernameToken("root"),
+        &op(
+            "GetAccountDeletion",
+            &format!("<accountId>{}</accountId>", carol.account_id.0),
+        ),
+    )
+    .await;
+    assert_eq!(by_admin.texts(&["status"]), ["pending"]);
+
+    // An API token cannot ask for or withdraw its account's erasure (a password login is needed).
+    let secret = token::generate();
+    gw.gateway
+        .create_token(
+            &carol,
+            NewToken {
+                token_hash: secret.hash.clone(),
+                name: "all".into(),
+                scopes: "messages:read".into(),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    for payload in [&request, &cancel] {
+        let refused = call(&gw, As::Bearer(&secret.plaintext), payload).await;
+        assert_eq!(refused.fault_code().as_deref(), Some("forbidden"), "{payload}");
+    }
+    let seen = call(&gw, As::Bearer(&secret.plaintext), &status).await;
+    assert_eq!(seen.texts(&["status"]), ["pending"]);
+
+    // Not due yet: nothing runs; the client withdraws it.
+    assert_eq!(gw.gateway.run_due_deletions().await.unwrap(), 0);
+    let cancelled = call(&gw, As::UsernameToken("carol"), &cancel).await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.root);
+    assert_eq!(cancelled.texts(&["accountId"]), [carol.account_id.0.to_string()]);
+    let after = call(&gw, As::UsernameToken("carol"), &status).await;
+    assert_eq!(after.texts(&["status"]), ["none"]);
+    let again = call(&gw, As::UsernameToken("carol"), &cancel).await;
+    assert_eq!(again.fault_code().as_deref(), Some("not-found"));
+    let still = call(&gw, As::UsernameToken("carol"), &op("GetAccountInfo", "")).await;
+    assert_eq!(still.texts(&["account", "login"]), ["carol"]);
+
+    let actions = audited(&gw, carol.account_id).await;
+    for expected in [
+        "account.deletion_requested:carol:127.0.0.1",
+        "account.deletion_cancelled:carol:127.0.0.1",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing in {actions:?}"
+        );
+    }
+    assert!(
+        audited(&gw, bob.account_id)
+            .await
+            .iter()
+            .all(|a| !a.contains("deletion"))
+    );
+    gw.gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_deletion_without_a_grace_period_erases_at_once() {
+    let gw = common::start_with(|s| s.retention.deletion_grace_hours = 0, false).await;
+    let alice = principal(&gw.gateway, "alice").await;
+    let sent = call(
+        &gw,
+        As::UsernameToken("alice"),
+        &op("SendSms", "<text>hello</text><recipient>+48600100200</recipient>"),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.root);
+
+    // A client cannot erase another account, even without a grace period.
+    let bob = principal(&gw.gateway, "bob").await;
+    let refused = call(
+        &gw,
+        As::UsernameToken("alice"),
+        &op(
+            "RequestAccountDeletion",
+            &format!("<accountId>{}</accountId>", bob.account_id.0),
+        ),
+    )
+    .await;
+    assert_eq!(refused.fault_code().as_deref(), Some("forbidden"));
+    assert!(gw.gateway.find_account(bob.account_id).await.unwrap().is_some());
+
+    let erased = call(&gw, As::UsernameToken("alice"), &op("RequestAccountDeletion", "")).await;
+    assert_eq!(erased.status, 200, "{:?}", erased.root);
+    assert_eq!(erased.texts(&["status"]), ["erased"]);
+    assert_eq!(erased.texts(&["requestedAt"]), erased.texts(&["executeAfter"]));
+    assert!(gw.gateway.find_account(alice.account_id).await.unwrap().is_none());
+
+    // The account is gone: its credentials no longer work (SOAP or REST).
+    let after = call(&gw, As::UsernameToken("alice"), &op("GetAccountInfo", "")).await;
+    assert_eq!(after.fault_code().as_deref(), Some("unauthorized"));
+    let rest = gw
+        .http()
+        .get(gw.url("/api/v1/messages"))
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 401);
+    let actions = audited(&gw, alice.account_id).await;
+    assert!(
+        actions
+            .iter()
+            .any(|a| a == "account.deletion_requested:alice:127.0.0.1"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a.starts_with("account.erased:")),
+        "{actions:?}"
+    );
+
+    // The last admin cannot erase itself: the same conflict as REST.
+    let last = call(&gw, As::UsernameToken("root"), &op("RequestAccountDeletion", "")).await;
+    assert_eq!(last.fault_code().as_deref(), Some("conflict"));
+    gw.gateway.shutdown().await;
 }

@@ -4,7 +4,7 @@
 use axum::http::request::Parts;
 
 use super::fault::{Fault, FaultCode};
-use super::gateway::{execute, problem_fault};
+use super::gateway::{execute_from, problem_fault};
 use super::handler::{SoapBackend, SoapCredentials};
 use super::ops::{Request, Response};
 use crate::auth::{Credentials, Scope, parse_authorization};
@@ -55,7 +55,16 @@ impl SoapBackend for ApiState {
         if let Some(scope) = required_scope(&request) {
             caller.require(scope).map_err(|p| problem_fault(&p))?;
         }
-        execute(&self.gateway, &caller.principal, request).await
+        if needs_password_login(&request) {
+            caller.require_password_login().map_err(|p| problem_fault(&p))?;
+        }
+        execute_from(
+            &self.gateway,
+            &caller.principal,
+            Some(caller.peer.to_string()),
+            request,
+        )
+        .await
     }
 }
 
@@ -68,6 +77,18 @@ fn required_scope(request: &Request) -> Option<Scope> {
         Request::DeleteInbox { .. } => Some(Scope::InboxWrite),
         Request::ListModems => Some(Scope::ModemsRead),
         Request::SendUssd { .. } => Some(Scope::Ussd),
-        Request::GetAccountInfo => None,
+        Request::GetAccountInfo
+        | Request::RequestAccountDeletion { .. }
+        | Request::GetAccountDeletion { .. }
+        | Request::CancelAccountDeletion { .. } => None,
     }
+}
+
+/// Operations REST allows only after a password login: an API token cannot ask for its own account to
+/// be erased, nor withdraw such a request.
+fn needs_password_login(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::RequestAccountDeletion { .. } | Request::CancelAccountDeletion { .. }
+    )
 }

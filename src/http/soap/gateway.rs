@@ -8,16 +8,31 @@
 use std::str::FromStr;
 
 use super::fault::{Fault, FaultCode, PROBLEM_TYPE_PREFIX};
-use super::ops::{AccountView, EncodingPolicy, InboxView, MessageView, ModemView, Page, Request, Response};
+use super::ops::{
+    AccountView, DeletionAcceptedView, EncodingPolicy, InboxView, MessageView, ModemView, Page,
+    PendingDeletionView, Request, Response,
+};
 use crate::app::{
-    AppError, EncodingChoice, Gateway, InboxFilter, InboxId, InboxMessage, Message, MessageFilter, MessageId,
-    MessageStatus, ModemRecord, Principal, SubmitRequest,
+    AccountId, AppError, EncodingChoice, Gateway, InboxFilter, InboxId, InboxMessage, Message, MessageFilter,
+    MessageId, MessageStatus, ModemRecord, Principal, SubmitRequest,
 };
 use crate::http::problem::Problem;
 use crate::modem::UssdReply;
 
-/// Runs one operation for `who` through the gateway's application services.
+/// Runs one operation for `who` through the gateway's application services (no caller address for the
+/// audit log: [`execute_from`] records one).
 pub async fn execute(gateway: &Gateway, who: &Principal, request: Request) -> Result<Response, Fault> {
+    execute_from(gateway, who, None, request).await
+}
+
+/// Runs one operation for `who`, who called from `source_ip` (recorded in the audit log of the
+/// operations that audit, as REST records it).
+pub async fn execute_from(
+    gateway: &Gateway,
+    who: &Principal,
+    source_ip: Option<String>,
+    request: Request,
+) -> Result<Response, Fault> {
     match request {
         Request::SendSms(send) => {
             let submit = SubmitRequest {
@@ -124,6 +139,46 @@ pub async fn execute(gateway: &Gateway, who: &Principal, request: Request) -> Re
             login: who.login.clone(),
             role: who.role.as_str().to_owned(),
         })),
+        // The account operations run the same services as REST's `/account/deletion` (no accountId)
+        // and `/accounts/{id}/deletion` (an admin naming the account).
+        Request::RequestAccountDeletion { account_id } => {
+            let id = account_id.map_or(who.account_id, AccountId);
+            let a = gateway
+                .request_account_deletion(who, id, source_ip)
+                .await
+                .map_err(app_fault)?;
+            Ok(Response::RequestAccountDeletion(DeletionAcceptedView {
+                erased: a.erased,
+                account_id: a.request.account_id.0,
+                requested_at: a.request.requested_at,
+                execute_after: a.request.execute_after,
+            }))
+        }
+        Request::GetAccountDeletion { account_id } => {
+            let id = account_id.map_or(who.account_id, AccountId);
+            let pending = gateway
+                .account_deletion(who, id)
+                .await
+                .map_err(app_fault)?
+                .map(|r| PendingDeletionView {
+                    requested_at: r.requested_at,
+                    requested_by: r.requested_by,
+                    source_ip: r.source_ip,
+                    execute_after: r.execute_after,
+                });
+            Ok(Response::GetAccountDeletion {
+                account_id: id.0,
+                pending,
+            })
+        }
+        Request::CancelAccountDeletion { account_id } => {
+            let id = account_id.map_or(who.account_id, AccountId);
+            gateway
+                .cancel_account_deletion(who, id, source_ip)
+                .await
+                .map_err(app_fault)?;
+            Ok(Response::CancelAccountDeletion { account_id: id.0 })
+        }
     }
 }
 

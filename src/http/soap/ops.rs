@@ -48,11 +48,17 @@ pub enum Operation {
     SendUssd,
     /// The authenticated account.
     GetAccountInfo,
+    /// Ask for an account's data to be deleted.
+    RequestAccountDeletion,
+    /// An account's pending deletion request.
+    GetAccountDeletion,
+    /// Withdraw an account's pending deletion request.
+    CancelAccountDeletion,
 }
 
 impl Operation {
     /// Every operation, in WSDL order.
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 12] = [
         Operation::SendSms,
         Operation::GetMessageStatus,
         Operation::ListMessages,
@@ -62,6 +68,9 @@ impl Operation {
         Operation::ListModems,
         Operation::SendUssd,
         Operation::GetAccountInfo,
+        Operation::RequestAccountDeletion,
+        Operation::GetAccountDeletion,
+        Operation::CancelAccountDeletion,
     ];
 
     /// The operation name, which is also the request wrapper element's local name.
@@ -76,6 +85,9 @@ impl Operation {
             Operation::ListModems => "ListModems",
             Operation::SendUssd => "SendUssd",
             Operation::GetAccountInfo => "GetAccountInfo",
+            Operation::RequestAccountDeletion => "RequestAccountDeletion",
+            Operation::GetAccountDeletion => "GetAccountDeletion",
+            Operation::CancelAccountDeletion => "CancelAccountDeletion",
         }
     }
 
@@ -191,6 +203,21 @@ pub enum Request {
     },
     /// GetAccountInfo.
     GetAccountInfo,
+    /// RequestAccountDeletion.
+    RequestAccountDeletion {
+        /// Account whose data goes; `None` for the caller's own.
+        account_id: Option<i64>,
+    },
+    /// GetAccountDeletion.
+    GetAccountDeletion {
+        /// Account asked about; `None` for the caller's own.
+        account_id: Option<i64>,
+    },
+    /// CancelAccountDeletion.
+    CancelAccountDeletion {
+        /// Account whose request is withdrawn; `None` for the caller's own.
+        account_id: Option<i64>,
+    },
 }
 
 /// The message statuses of the XSD's `MessageStatus`.
@@ -319,6 +346,17 @@ pub fn parse_request(payload: &Element) -> Result<(Operation, Request), Fault> {
         Operation::GetAccountInfo => {
             Fields::read(payload, &[])?;
             Request::GetAccountInfo
+        }
+        Operation::RequestAccountDeletion
+        | Operation::GetAccountDeletion
+        | Operation::CancelAccountDeletion => {
+            let f = Fields::read(payload, &[("accountId", 1)])?;
+            let account_id = f.opt_parsed("accountId", parse_account_id)?;
+            match op {
+                Operation::RequestAccountDeletion => Request::RequestAccountDeletion { account_id },
+                Operation::GetAccountDeletion => Request::GetAccountDeletion { account_id },
+                _ => Request::CancelAccountDeletion { account_id },
+            }
         }
     };
     Ok((op, request))
@@ -492,6 +530,12 @@ fn parse_priority(v: &str) -> Result<i32, String> {
                 PRIORITY_RANGE.end()
             )
         })
+}
+
+/// `xs:long` (XML Schema part 2 §3.3.16) naming an account.
+fn parse_account_id(v: &str) -> Result<i64, String> {
+    v.parse::<i64>()
+        .map_err(|_| "must be an account id (an integer)".to_owned())
 }
 
 fn parse_page_size(v: &str) -> Result<u32, String> {
@@ -699,6 +743,32 @@ pub struct AccountView {
     pub role: String,
 }
 
+/// What RequestAccountDeletion answers (the XSD's `DeletionStatus` and the recorded request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletionAcceptedView {
+    /// True when the data is already gone (`erased`), false when it goes at `execute_after` (`scheduled`).
+    pub erased: bool,
+    /// The account.
+    pub account_id: i64,
+    /// When the request was recorded.
+    pub requested_at: OffsetDateTime,
+    /// When the erasure runs (equal to `requested_at` without a grace period).
+    pub execute_after: OffsetDateTime,
+}
+
+/// A pending deletion request as GetAccountDeletion shows it (status `pending`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeletionView {
+    /// When the request was recorded.
+    pub requested_at: OffsetDateTime,
+    /// Login of who asked.
+    pub requested_by: Option<String>,
+    /// Address the request came from.
+    pub source_ip: Option<String>,
+    /// When the erasure runs; until then it can be cancelled.
+    pub execute_after: OffsetDateTime,
+}
+
 /// A response, written as the operation's `…Response` element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
@@ -738,6 +808,20 @@ pub enum Response {
     },
     /// GetAccountInfo.
     GetAccountInfo(AccountView),
+    /// RequestAccountDeletion.
+    RequestAccountDeletion(DeletionAcceptedView),
+    /// GetAccountDeletion: status `none` when `pending` is `None`.
+    GetAccountDeletion {
+        /// The account asked about.
+        account_id: i64,
+        /// The pending request, if any.
+        pending: Option<PendingDeletionView>,
+    },
+    /// CancelAccountDeletion.
+    CancelAccountDeletion {
+        /// The account whose request was withdrawn.
+        account_id: i64,
+    },
 }
 
 impl Response {
@@ -753,6 +837,9 @@ impl Response {
             Response::ListModems(_) => Operation::ListModems,
             Response::SendUssd { .. } => Operation::SendUssd,
             Response::GetAccountInfo(_) => Operation::GetAccountInfo,
+            Response::RequestAccountDeletion(_) => Operation::RequestAccountDeletion,
+            Response::GetAccountDeletion { .. } => Operation::GetAccountDeletion,
+            Response::CancelAccountDeletion { .. } => Operation::CancelAccountDeletion,
         }
     }
 
@@ -819,6 +906,25 @@ impl Response {
                     .leaf("login", &a.login)
                     .leaf("role", &a.role)
                     .close("account");
+            }
+            Response::RequestAccountDeletion(a) => {
+                p.leaf("status", if a.erased { "erased" } else { "scheduled" })
+                    .leaf("accountId", a.account_id)
+                    .leaf("requestedAt", DateTime(a.requested_at))
+                    .leaf("executeAfter", DateTime(a.execute_after));
+            }
+            Response::GetAccountDeletion { account_id, pending } => {
+                p.leaf("status", if pending.is_some() { "pending" } else { "none" })
+                    .leaf("accountId", account_id);
+                if let Some(r) = pending {
+                    p.leaf("requestedAt", DateTime(r.requested_at))
+                        .opt_leaf("requestedBy", r.requested_by.as_deref())
+                        .opt_leaf("sourceIp", r.source_ip.as_deref())
+                        .leaf("executeAfter", DateTime(r.execute_after));
+                }
+            }
+            Response::CancelAccountDeletion { account_id } => {
+                p.leaf("accountId", account_id);
             }
         }
         p.finish(&root)
@@ -1000,6 +1106,18 @@ line 2</s:text>
                 },
             ),
             ("<GetAccountInfo></GetAccountInfo>", Request::GetAccountInfo),
+            (
+                "<RequestAccountDeletion/>",
+                Request::RequestAccountDeletion { account_id: None },
+            ),
+            (
+                "<GetAccountDeletion><accountId> 7 </accountId></GetAccountDeletion>",
+                Request::GetAccountDeletion { account_id: Some(7) },
+            ),
+            (
+                "<CancelAccountDeletion><accountId>12</accountId></CancelAccountDeletion>",
+                Request::CancelAccountDeletion { account_id: Some(12) },
+            ),
         ];
         for (body, expect) in cases {
             // Puts the root element into the service namespace.
@@ -1087,6 +1205,18 @@ line 2</s:text>
                 r#"<ListModems xmlns="urn:smsgate:soap:v1"><all>1</all></ListModems>"#.into(),
                 "all",
             ),
+            (
+                r#"<RequestAccountDeletion xmlns="urn:smsgate:soap:v1"><accountId>me</accountId></RequestAccountDeletion>"#.into(),
+                "accountId",
+            ),
+            (
+                r#"<CancelAccountDeletion xmlns="urn:smsgate:soap:v1"><accountId/></CancelAccountDeletion>"#.into(),
+                "accountId",
+            ),
+            (
+                r#"<GetAccountDeletion xmlns="urn:smsgate:soap:v1"><accountId>1</accountId><accountId>2</accountId></GetAccountDeletion>"#.into(),
+                "accountId",
+            ),
         ];
         for (body, field) in cases {
             match request(&body) {
@@ -1165,6 +1295,49 @@ line 2</s:text>
             r#"<DeleteInboxResponse xmlns="urn:smsgate:soap:v1"><deleted>2</deleted></DeleteInboxResponse>"#
         );
         assert_eq!(
+            Response::RequestAccountDeletion(DeletionAcceptedView {
+                erased: false,
+                account_id: 3,
+                requested_at: t("2026-11-25T08:00:00Z"),
+                execute_after: t("2026-11-26T08:00:00Z"),
+            })
+            .to_payload(),
+            concat!(
+                r#"<RequestAccountDeletionResponse xmlns="urn:smsgate:soap:v1"><status>scheduled</status>"#,
+                "<accountId>3</accountId><requestedAt>2026-11-25T08:00:00Z</requestedAt>",
+                "<executeAfter>2026-11-26T08:00:00Z</executeAfter></RequestAccountDeletionResponse>"
+            )
+        );
+        assert_eq!(
+            Response::GetAccountDeletion {
+                account_id: 3,
+                pending: Some(PendingDeletionView {
+                    requested_at: t("2026-11-25T08:00:00Z"),
+                    requested_by: Some("acme".into()),
+                    source_ip: None,
+                    execute_after: t("2026-11-26T08:00:00Z"),
+                }),
+            }
+            .to_payload(),
+            concat!(
+                r#"<GetAccountDeletionResponse xmlns="urn:smsgate:soap:v1"><status>pending</status>"#,
+                "<accountId>3</accountId><requestedAt>2026-11-25T08:00:00Z</requestedAt>",
+                "<requestedBy>acme</requestedBy><executeAfter>2026-11-26T08:00:00Z</executeAfter>",
+                "</GetAccountDeletionResponse>"
+            )
+        );
+        assert_eq!(
+            Response::GetAccountDeletion {
+                account_id: 3,
+                pending: None
+            }
+            .to_payload(),
+            concat!(
+                r#"<GetAccountDeletionResponse xmlns="urn:smsgate:soap:v1"><status>none</status>"#,
+                "<accountId>3</accountId></GetAccountDeletionResponse>"
+            )
+        );
+        assert_eq!(
             Response::ListMessages {
                 messages: vec![],
                 next_cursor: None
@@ -1185,7 +1358,7 @@ line 2</s:text>
                     proptest::sample::select(vec![
                         "text", "recipient", "group", "encoding", "priority", "sendAt", "validity",
                         "deliveryReport", "clientReference", "idempotencyKey", "id", "status",
-                        "limit", "cursor", "originator", "modem", "code", "bogus",
+                        "limit", "cursor", "originator", "modem", "code", "accountId", "bogus",
                     ]),
                     proptest::prop_oneof![
                         proptest::strategy::Just(String::new()),
