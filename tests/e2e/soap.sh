@@ -2,7 +2,8 @@
 # End-to-end test of the SOAP API: starts `smsgate serve --sim 2` on a free loopback port with its own
 # data directory, validates the served WSDL/XSD and the sample requests with xmllint, makes raw SOAP 1.2
 # and SOAP 1.1 calls with curl, then runs the zeep suite (tests/e2e/soap_e2e.py) over HTTPS, including an
-# account that requires a client certificate (created with `smsgate account`).
+# account that requires a client certificate and a throwaway account whose deletion is requested,
+# cancelled and carried out (both created with `smsgate account`).
 # Needs: curl, xmllint (libxml2-utils), python3 with zeep (python3-zeep); installs zeep when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,6 +43,10 @@ version = 1
 data_dir = "$WORK/data"
 [http]
 listen = ["127.0.0.1:$PORT"]
+[retention]
+# A grace period, so the deletion check sees a pending request it can cancel (an admin's request for
+# another account still erases at once).
+deletion_grace_hours = 1
 EOF
 ADMIN_PASSWORD="Soap-e2e-$(date +%s)-Pw!"
 SMSGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" RUST_LOG=warn \
@@ -78,6 +83,13 @@ account require-cert "$CERT_USER" || { cat "$WORK/account.log" >&2; fail "smsgat
 account cert issue "$CERT_USER" --days 2 --out "$WORK/$CERT_USER" \
   || { cat "$WORK/account.log" >&2; fail "smsgate account cert issue failed"; }
 [ -s "$WORK/$CERT_USER.crt.pem" ] && [ -s "$WORK/$CERT_USER.key.pem" ] || fail "no certificate files written"
+
+# A throwaway client account for the account-deletion operations: the suite erases it at the end, so no
+# other check may use it.
+DELETE_USER=soapdel
+DELETE_PASSWORD="Soap-del-$(date +%s)-Pw!"
+SMSGATE_ACCOUNT_PASSWORD="$DELETE_PASSWORD" account create "$DELETE_USER" --role client \
+  || { cat "$WORK/account.log" >&2; fail "smsgate account create $DELETE_USER failed"; }
 
 # An incoming SMS for GetInbox/DeleteInbox: `serve --sim` has no separate simulator API, so it is injected
 # through the panel's simulator form as the admin (curl with a cookie jar: login, then the form's token).
@@ -178,6 +190,7 @@ SOAP_BASE="$BASE" SOAP_CA="$CA" SOAP_USER=admin SOAP_PASSWORD="$ADMIN_PASSWORD" 
   SOAP_CERT_USER="$CERT_USER" SOAP_CERT_PASSWORD="$CERT_PASSWORD" \
   SOAP_CLIENT_CERT="$WORK/$CERT_USER.crt.pem" SOAP_CLIENT_KEY="$WORK/$CERT_USER.key.pem" SOAP_REQUIRE_CERT_CHECK=1 \
   SOAP_INBOX_ORIGINATOR="$INBOX_FROM" SOAP_INBOX_TEXT="$INBOX_TEXT" \
+  SOAP_DELETE_USER="$DELETE_USER" SOAP_DELETE_PASSWORD="$DELETE_PASSWORD" SOAP_DELETION_GRACE_HOURS=1 \
   "$PYTHON" tests/e2e/soap_e2e.py || zeep_status=$?
 
 if [ "$failed" -ne 0 ] || [ "$zeep_status" -ne 0 ]; then

@@ -18,6 +18,9 @@ Configuration (environment):
                       form), expected in the admin's inbox
   SOAP_CERT_USER, SOAP_CERT_PASSWORD, SOAP_CLIENT_CERT, SOAP_CLIENT_KEY
                       optional: an account that requires a client certificate, and one of its certs
+  SOAP_DELETE_USER, SOAP_DELETE_PASSWORD, SOAP_DELETION_GRACE_HOURS
+                      optional: a throwaway client account (erased by the check) and the gateway's
+                      retention.deletion_grace_hours (at least 1)
 
 Prints one line per check and ends with "N passed, N failed"; exits non-zero on any failure.
 """
@@ -396,6 +399,48 @@ if os.environ.get("SOAP_CERT_USER"):
         assert with_cert12.GetAccountInfo().login == user
         sent = with_cert12.SendSms(text="sent with a client certificate", recipient=["+48600100777"])
         assert len(sent) == 1 and sent[0].recipient == "+48600100777", sent
+
+
+if os.environ.get("SOAP_DELETE_USER"):
+
+    @check("account deletion: request with grace -> pending -> cancel -> none; others refused; admin erases")
+    def _():
+        user, password = os.environ["SOAP_DELETE_USER"], os.environ["SOAP_DELETE_PASSWORD"]
+        grace = datetime.timedelta(hours=int(os.environ["SOAP_DELETION_GRACE_HOURS"]))
+        mine11 = client(user, password)
+        mine12 = client(basic=(user, password), port="SmsGateSoap12")
+        me = mine11.GetAccountInfo()
+        assert me.login == user and me.role == "client", me
+        status = mine12.GetAccountDeletion()
+        assert status.status == "none" and status.accountId == me.id and status.executeAfter is None, status
+
+        asked = mine11.RequestAccountDeletion()
+        assert asked.status == "scheduled" and asked.accountId == me.id, asked
+        assert asked.executeAfter - asked.requestedAt == grace, asked
+        pending = mine12.GetAccountDeletion()
+        assert pending.status == "pending" and pending.requestedBy == user, pending
+        assert pending.executeAfter == asked.executeAfter and pending.sourceIp == "127.0.0.1", pending
+
+        # A client cannot act on another account (the admin's): forbidden, as in REST.
+        admin = client(ADMIN_USER, ADMIN_PASSWORD)
+        admin_id = admin.GetAccountInfo().id
+        for op in ("RequestAccountDeletion", "GetAccountDeletion", "CancelAccountDeletion"):
+            expect_fault(lambda: getattr(mine11, op)(accountId=admin_id), "forbidden")
+        assert admin.GetAccountDeletion().status == "none"
+        # The admin sees the client's request by its id.
+        assert admin.GetAccountDeletion(accountId=me.id).status == "pending"
+
+        # One element in the response: zeep returns its value.
+        assert mine12.CancelAccountDeletion() == me.id
+        assert mine11.GetAccountDeletion().status == "none"
+        expect_fault(lambda: mine11.CancelAccountDeletion(), "not-found")
+
+        # An admin's request for another account erases at once; the account can no longer log in.
+        erased = admin.RequestAccountDeletion(accountId=me.id)
+        assert erased.status == "erased" and erased.executeAfter == erased.requestedAt, erased
+        expect_fault(lambda: client(user, password).GetAccountInfo(), "unauthorized")
+        expect_fault(lambda: client(basic=(user, password), port="SmsGateSoap12").GetAccountInfo(), "unauthorized")
+        assert admin.GetAccountDeletion(accountId=me.id).status == "none"
 
 
 print(f"{passed} passed, {failed} failed")
