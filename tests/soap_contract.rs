@@ -10,8 +10,8 @@ use std::process::Command;
 use smsgate::app::{MAX_CLIENT_REF, MAX_IDEMPOTENCY_KEY, MAX_RECIPIENTS, MessageStatus, PRIORITY_RANGE};
 use smsgate::http::soap::envelope::SoapVersion;
 use smsgate::http::soap::ops::{
-    AccountView, DeletionAcceptedView, InboxView, MessageView, ModemView, Operation, PendingDeletionView,
-    Response, parse_request,
+    AccountView, DELETION_STATUSES, DeletionAcceptedView, InboxView, MessageView, ModemView, Operation,
+    PENDING_DELETION_STATUSES, PendingDeletionView, Response, parse_request,
 };
 use smsgate::http::soap::xml::{Element, Limits, parse};
 use smsgate::http::soap::{Fault, FaultCode, TNS, XSD, wsdl};
@@ -532,6 +532,8 @@ fn xsd_value_sets_and_limits_match_the_application() {
 
     let statuses: Vec<String> = MessageStatus::ALL.iter().map(|s| s.as_str().to_owned()).collect();
     assert_eq!(enumeration("MessageStatus"), statuses);
+    assert_eq!(enumeration("DeletionStatus"), DELETION_STATUSES);
+    assert_eq!(enumeration("PendingDeletionStatus"), PENDING_DELETION_STATUSES);
 
     let codes: Vec<String> = FaultCode::ALL
         .iter()

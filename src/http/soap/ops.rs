@@ -232,6 +232,16 @@ pub const MESSAGE_STATUSES: [&str; 8] = [
     "uncertain",
 ];
 
+/// The XSD's `DeletionStatus`: a RequestAccountDeletion that waits for the grace period, or one carried
+/// out at once (the same words as REST's `status`).
+pub const DELETION_STATUSES: [&str; 2] = [DELETION_SCHEDULED, DELETION_ERASED];
+const DELETION_SCHEDULED: &str = "scheduled";
+const DELETION_ERASED: &str = "erased";
+/// The XSD's `PendingDeletionStatus`: whether GetAccountDeletion found a pending request.
+pub const PENDING_DELETION_STATUSES: [&str; 2] = [DELETION_NONE, DELETION_PENDING];
+const DELETION_NONE: &str = "none";
+const DELETION_PENDING: &str = "pending";
+
 /// Reads the request carried by a Body payload element.
 pub fn parse_request(payload: &Element) -> Result<(Operation, Request), Fault> {
     let op = match payload.ns.as_deref() {
@@ -908,14 +918,28 @@ impl Response {
                     .close("account");
             }
             Response::RequestAccountDeletion(a) => {
-                p.leaf("status", if a.erased { "erased" } else { "scheduled" })
-                    .leaf("accountId", a.account_id)
-                    .leaf("requestedAt", DateTime(a.requested_at))
-                    .leaf("executeAfter", DateTime(a.execute_after));
+                p.leaf(
+                    "status",
+                    if a.erased {
+                        DELETION_ERASED
+                    } else {
+                        DELETION_SCHEDULED
+                    },
+                )
+                .leaf("accountId", a.account_id)
+                .leaf("requestedAt", DateTime(a.requested_at))
+                .leaf("executeAfter", DateTime(a.execute_after));
             }
             Response::GetAccountDeletion { account_id, pending } => {
-                p.leaf("status", if pending.is_some() { "pending" } else { "none" })
-                    .leaf("accountId", account_id);
+                p.leaf(
+                    "status",
+                    if pending.is_some() {
+                        DELETION_PENDING
+                    } else {
+                        DELETION_NONE
+                    },
+                )
+                .leaf("accountId", account_id);
                 if let Some(r) = pending {
                     p.leaf("requestedAt", DateTime(r.requested_at))
                         .opt_leaf("requestedBy", r.requested_by.as_deref())
