@@ -113,7 +113,7 @@ HWSIM_BIN=${HW_SIM_BIN:-$REPO/target/debug/hw-sim}
 SIM_KIND=socat
 SIM_URL=""
 if [ -z "${HW_SIM_BIN:-}" ]; then (cd "$REPO" && cargo build --quiet -p hw-sim 2>/dev/null) || true; fi
-if "$HWSIM_BIN" --help 2>/dev/null | grep -q -- "--dir"; then
+if grep -q -- "--dir" <<<"$("$HWSIM_BIN" --help 2>/dev/null || true)"; then
 	SIM_PORT=$((40000 + RANDOM % 20000))
 	"$HWSIM_BIN" --count 2 --dir "$MODEMS" --control "127.0.0.1:$SIM_PORT" >"$WORK/hw-sim.log" 2>&1 &
 	SIM_PIDS+=($!)
@@ -209,7 +209,10 @@ if [ "$SERVE" = 1 ]; then
 		esac
 		found=0
 		for _ in $(seq 90); do
-			if { "$HWSIM_BIN" ctl --url "$SIM_URL" sent 0; "$HWSIM_BIN" ctl --url "$SIM_URL" sent 1; } 2>/dev/null | grep -qF "$text"; then
+			# Both lists first, then the search: `grep -q` stops reading at the first match, and under
+			# pipefail the second list's writer failing on the closed pipe would turn a find into a miss.
+			sent=$({ "$HWSIM_BIN" ctl --url "$SIM_URL" sent 0; "$HWSIM_BIN" ctl --url "$SIM_URL" sent 1; } 2>/dev/null || true)
+			if grep -qF "$text" <<<"$sent"; then
 				found=1
 				break
 			fi
