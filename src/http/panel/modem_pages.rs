@@ -180,6 +180,27 @@ async fn render(state: &ApiState, user: &PanelUser, id: &str, shown: Shown) -> R
 }
 
 /// Errors the page shows above its forms (bad input, a modem out of service); the rest are error pages.
+/// The modem page again with `e` shown above the forms (validation and availability errors; others
+/// become the error page).
+async fn render_error(
+    state: &ApiState,
+    user: &PanelUser,
+    id: &str,
+    e: AppError,
+) -> Result<Response, PanelError> {
+    let error = Some(shown_error(e, user.lang)?);
+    render(
+        state,
+        user,
+        id,
+        Shown {
+            error,
+            ..Shown::default()
+        },
+    )
+    .await
+}
+
 fn shown_error(e: AppError, lang: super::i18n::Lang) -> Result<String, PanelError> {
     match e {
         AppError::Validation { field, message } => Ok(format!("{field}: {message}")),
@@ -322,19 +343,7 @@ pub async fn test_sms(
         .await
     {
         Ok(_) => Ok(back(&id, "sms")),
-        Err(e) => {
-            let error = Some(shown_error(e, user.lang)?);
-            render(
-                &state,
-                &user,
-                &id,
-                Shown {
-                    error,
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
+        Err(e) => render_error(&state, &user, &id, e).await,
     }
 }
 
@@ -405,19 +414,7 @@ pub async fn settings(
     };
     match result {
         Ok(_) => Ok(back(&id, "settings")),
-        Err(e) => {
-            let error = Some(shown_error(e, user.lang)?);
-            render(
-                &state,
-                &user,
-                &id,
-                Shown {
-                    error,
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
+        Err(e) => render_error(&state, &user, &id, e).await,
     }
 }
 
@@ -450,19 +447,7 @@ pub async fn restart(
     };
     match result {
         Ok(()) => Ok(back(&id, "restart")),
-        Err(e) => {
-            let error = Some(shown_error(e, user.lang)?);
-            render(
-                &state,
-                &user,
-                &id,
-                Shown {
-                    error,
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
+        Err(e) => render_error(&state, &user, &id, e).await,
     }
 }
 
