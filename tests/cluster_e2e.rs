@@ -8,15 +8,15 @@
 //! goes on air twice outside `uncertain`; A restarts, rejoins and sends again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster_node;
 mod common;
 mod pg_harness;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cluster_node::{Node, smsgate};
 use hw_sim::{Bank, BankConfig, DelayProfile};
 use pg_harness::TestPg;
 use serde_json::Value;
@@ -29,64 +29,6 @@ const DB: &str = "cluster";
 /// Messages and per-send delay of the throughput comparison (modem-bound, as with real modems).
 const BENCH_MESSAGES: usize = 400;
 const BENCH_SEND_MS: u64 = 250;
-
-struct Node {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn smsgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smsgate"))
-}
-
-fn spawn(config: &Path, ip: &str) -> Node {
-    let mut child = smsgate()
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("SMSGATE_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "smsgate=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut ca) = (None, None);
-    while base.is_none() || ca.is_none() {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| {
-                panic!(
-                    "node on {ip} stopped before serving (see its config {})",
-                    config.display()
-                )
-            })
-            .unwrap();
-        if line.contains("API:")
-            && let Some(rest) = line.split("https://").nth(1)
-            && rest.starts_with(ip)
-        {
-            base = rest.split("/api/v1").next().map(str::to_owned);
-        }
-        if line.contains("appliance CA certificate") {
-            ca = line.rsplit_once(": ").map(|(_, p)| PathBuf::from(p));
-        }
-    }
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let client = common::client(&ca.unwrap());
-    Node {
-        child,
-        base: base.unwrap(),
-        client,
-    }
-}
 
 /// Writes a node's config: its modems (links of its own bank), listener, and the cluster section.
 fn write_config(dir: &Path, name: &str, ip: &str, bank: &Bank, pg: &TestPg, certs: &Path) -> PathBuf {
@@ -228,8 +170,8 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     let bank_b = bank(dir.path(), "b").await;
     let config_a = write_config(dir.path(), "a", "127.0.0.2", &bank_a, &pg, &certs);
     let config_b = write_config(dir.path(), "b", "127.0.0.3", &bank_b, &pg, &certs);
-    let node_a = spawn(&config_a, "127.0.0.2");
-    let node_b = spawn(&config_b, "127.0.0.3");
+    let node_a = cluster_node::spawn(&config_a, "127.0.0.2", PASSWORD);
+    let node_b = cluster_node::spawn(&config_b, "127.0.0.3", PASSWORD);
 
     // Post alternately to both nodes; texts are unique so the air can be audited.
     let mut texts: HashMap<String, String> = HashMap::new();
@@ -301,7 +243,7 @@ async fn two_nodes_share_the_queue_and_survive_a_kill() {
     );
 
     // A restarts on its data directory and rejoins: it claims and sends again.
-    let node_a = spawn(&config_a, "127.0.0.2");
+    let node_a = cluster_node::spawn(&config_a, "127.0.0.2", PASSWORD);
     let mut more = HashMap::new();
     for i in 0..AFTER_RESTART {
         let text = format!("after restart {i}");
@@ -429,7 +371,7 @@ async fn throughput(pg: &TestPg, certs: &Path, nodes: usize) -> f64 {
     for i in 0..nodes {
         let bank = bank_with_delay(dir.path(), names[i], BENCH_SEND_MS).await;
         let config = write_config_db(dir.path(), names[i], ips[i], &bank, pg, certs, &db);
-        running.push(spawn(&config, ips[i]));
+        running.push(cluster_node::spawn(&config, ips[i], PASSWORD));
         banks.push(bank);
     }
     // Every node's modems are ready before the clock starts.

@@ -9,17 +9,16 @@
 //! primary and settles; none goes on air twice, and one that might have gone out is `uncertain`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster_node;
 mod common;
 mod pg_harness;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cluster_node::{Node, smsgate};
 use hw_sim::{Bank, BankConfig, DelayProfile};
 use pg_harness::TestPg;
 use serde_json::Value;
@@ -34,66 +33,6 @@ const OUTAGE: Duration = Duration::from_secs(3);
 const POST_EVERY: Duration = Duration::from_millis(40);
 /// One request never waits longer than this (a node that hangs on a lost database fails the test).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-struct Node {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn smsgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smsgate"))
-}
-
-fn spawn(config: &Path, ip: &str) -> Node {
-    let mut child = smsgate()
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("SMSGATE_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "smsgate=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut ca) = (None, None);
-    while base.is_none() || ca.is_none() {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("node stopped before serving (config {})", config.display()))
-            .unwrap();
-        if line.contains("API:")
-            && let Some(rest) = line.split("https://").nth(1)
-            && rest.starts_with(ip)
-        {
-            base = rest.split("/api/v1").next().map(str::to_owned);
-        }
-        if line.contains("appliance CA certificate") {
-            ca = line.rsplit_once(": ").map(|(_, p)| PathBuf::from(p));
-        }
-    }
-    // Keep the node's log for a failing run.
-    let log = config.with_extension("log");
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut f = std::fs::File::create(log).unwrap();
-        for l in lines.map_while(Result::ok) {
-            let _ = writeln!(f, "{l}");
-        }
-    });
-    Node {
-        child,
-        base: base.unwrap(),
-        client: common::client(&ca.unwrap()),
-    }
-}
 
 /// What the load generator saw: accepted id → text, and how many posts were refused or timed out.
 #[derive(Default)]
@@ -184,7 +123,7 @@ async fn a_node_follows_the_promoted_standby() {
     }
     let config_path = dir.path().join("a.toml");
     std::fs::write(&config_path, config).unwrap();
-    let node = spawn(&config_path, "127.0.0.2");
+    let node = cluster_node::spawn(&config_path, "127.0.0.2", PASSWORD);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready(&node).await {
         assert!(Instant::now() < deadline, "node never ready");
