@@ -290,10 +290,20 @@ pub struct DispatchSettings {
     /// `dispatch.shutdown_grace_seconds`: on shutdown, how long sends under way may take to finish before
     /// they are abandoned (they become `uncertain` at the next start) (default 10).
     pub shutdown_grace_seconds: u64,
+    /// `dispatch.long_first_window_seconds`: messages of one account and priority that arrived within the
+    /// same window of this many seconds go out longest first, so a bulk send does not end with one modem
+    /// still working through a multipart message while the others are idle; windows stay in arrival
+    /// order, so no message waits behind later ones for longer than one window. 0 = strict arrival order
+    /// (default 10, max 3600).
+    pub long_first_window_seconds: u64,
     /// `[[dispatch.route]]`: routing rules, see [`RouteRule`].
     #[serde(rename = "route")]
     pub routes: Vec<RouteRule>,
 }
+
+/// Longest `dispatch.long_first_window_seconds`: a short message never waits behind longer ones that
+/// arrived more than an hour after it.
+pub const MAX_LONG_FIRST_WINDOW_SECONDS: u64 = 3600;
 
 /// `[sim]`: simulated modems started inside the gateway (like `smsgate serve --sim N`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -579,6 +589,7 @@ impl Default for DispatchSettings {
             max_parts: 10,
             send_timeout_seconds: 300,
             shutdown_grace_seconds: 10,
+            long_first_window_seconds: 10,
             routes: Vec::new(),
         }
     }
@@ -800,6 +811,12 @@ impl Settings {
         }
         if d.send_timeout_seconds == 0 {
             return Err(invalid("dispatch.send_timeout_seconds", "must be at least 1"));
+        }
+        if d.long_first_window_seconds > MAX_LONG_FIRST_WINDOW_SECONDS {
+            return Err(invalid(
+                "dispatch.long_first_window_seconds",
+                format!("must be at most {MAX_LONG_FIRST_WINDOW_SECONDS} (an hour)"),
+            ));
         }
         for (i, r) in d.routes.iter().enumerate() {
             let key = format!("dispatch.route[{i}]");

@@ -38,6 +38,8 @@ pub struct Policy {
     /// Parts per SIM per UTC month; 0 = unlimited.
     pub monthly: u32,
     pub uncertain: UncertainPolicy,
+    /// Arrival window within which longer messages go first; 0 = strict arrival order.
+    pub long_first_window_ms: i64,
 }
 
 impl Policy {
@@ -51,6 +53,7 @@ impl Policy {
             daily: s.daily_quota,
             monthly: s.monthly_quota,
             uncertain: s.uncertain_policy,
+            long_first_window_ms: (s.long_first_window_seconds as i64).saturating_mul(1000),
         }
     }
 
@@ -142,8 +145,19 @@ enum JobState {
 struct Entry {
     job: Job,
     state: JobState,
-    seq: u64,
+    key: QueueKey,
     cancelled: bool,
+}
+
+/// Where a message stands in its account's queue (within one group and priority): arrival window first,
+/// then the longest message, then arrival. Serving the longest first within a window keeps a bulk send
+/// from ending with a few modems still working through multipart messages while the rest of the bank is
+/// idle (longest-processing-time-first); the windows keep arrival order, so the reordering is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct QueueKey {
+    window: i64,
+    longest: Reverse<u32>,
+    seq: u64,
 }
 
 /// Per-modem limits set by a technician; `None` keeps the `[dispatch]` value (0 there = unlimited).
@@ -183,14 +197,14 @@ struct ModemSlot {
     month: (i64, u32),
 }
 
-type AccountQueues = BTreeMap<AccountId, BTreeSet<(u64, MessageId)>>;
+type AccountQueues = BTreeMap<AccountId, BTreeSet<(QueueKey, MessageId)>>;
 
 /// The dispatcher's state: queued messages and modems.
 #[derive(Debug)]
 pub struct Scheduler {
     policy: Policy,
     jobs: HashMap<MessageId, Entry>,
-    /// Pickable messages: group → priority (highest first) → account → (arrival, id).
+    /// Pickable messages: group → priority (highest first) → account → (queue position, id).
     ready: HashMap<Option<String>, BTreeMap<Reverse<i32>, AccountQueues>>,
     /// Messages whose `send_at` has not come yet.
     scheduled: BTreeSet<(i64, MessageId)>,
@@ -389,10 +403,24 @@ impl Scheduler {
         if let Some(v) = job.valid_until {
             self.expiry.insert((v, id));
         }
+        let window = self.policy.long_first_window_ms;
+        let key = if window > 0 {
+            QueueKey {
+                window: now.div_euclid(window),
+                longest: Reverse(job.parts),
+                seq: self.seq,
+            }
+        } else {
+            QueueKey {
+                window: 0,
+                longest: Reverse(0),
+                seq: self.seq,
+            }
+        };
         let entry = Entry {
             job,
             state: JobState::Queued,
-            seq: self.seq,
+            key,
             cancelled: false,
         };
         self.jobs.insert(id, entry);
@@ -417,7 +445,7 @@ impl Scheduler {
             .or_default()
             .entry(e.job.account)
             .or_default()
-            .insert((e.seq, id));
+            .insert((e.key, id));
     }
 
     fn unready(&mut self, id: MessageId) {
@@ -426,7 +454,7 @@ impl Scheduler {
             e.job.group.clone(),
             Reverse(e.job.priority),
             e.job.account,
-            (e.seq, id),
+            (e.key, id),
         );
         if let Some(levels) = self.ready.get_mut(&group) {
             if let Some(accounts) = levels.get_mut(&prio) {
@@ -485,7 +513,7 @@ impl Scheduler {
                 && e.state == JobState::Queued
             {
                 // Past its start now: place it in the ready index.
-                let seq = e.seq;
+                let key = e.key;
                 let job = &e.job;
                 self.ready
                     .entry(job.group.clone())
@@ -494,7 +522,7 @@ impl Scheduler {
                     .or_default()
                     .entry(job.account)
                     .or_default()
-                    .insert((seq, id));
+                    .insert((key, id));
             }
         }
     }
@@ -624,8 +652,8 @@ impl Scheduler {
             accounts.dedup();
             for account in accounts {
                 // The account's messages for this modem's group and for any modem, merged lazily in
-                // arrival order: a pick stops at the first eligible one instead of sorting the backlog.
-                let sets: Vec<&BTreeSet<(u64, MessageId)>> = queues
+                // queue order: a pick stops at the first eligible one instead of sorting the backlog.
+                let sets: Vec<&BTreeSet<(QueueKey, MessageId)>> = queues
                     .iter()
                     .filter_map(|q| q.get(&prio).and_then(|a| a.get(&account)))
                     .collect();
@@ -796,18 +824,18 @@ impl Scheduler {
 }
 
 /// Merges ascending iterators into one ascending iterator.
-struct MergeInOrder<I: Iterator<Item = (u64, MessageId)>> {
+struct MergeInOrder<I: Iterator<Item = (QueueKey, MessageId)>> {
     sources: Vec<std::iter::Peekable<I>>,
 }
 
-impl<I: Iterator<Item = (u64, MessageId)>> MergeInOrder<I> {
+impl<I: Iterator<Item = (QueueKey, MessageId)>> MergeInOrder<I> {
     fn new(sources: Vec<std::iter::Peekable<I>>) -> Self {
         MergeInOrder { sources }
     }
 }
 
-impl<I: Iterator<Item = (u64, MessageId)>> Iterator for MergeInOrder<I> {
-    type Item = (u64, MessageId);
+impl<I: Iterator<Item = (QueueKey, MessageId)>> Iterator for MergeInOrder<I> {
+    type Item = (QueueKey, MessageId);
     fn next(&mut self) -> Option<Self::Item> {
         let (mut best, mut best_key) = (None, None);
         for (i, s) in self.sources.iter_mut().enumerate() {

@@ -12,6 +12,7 @@ fn policy() -> Policy {
         daily: 0,
         monthly: 0,
         uncertain: UncertainPolicy::Report,
+        long_first_window_ms: 10_000,
     }
 }
 
@@ -541,4 +542,104 @@ fn group_change_and_queue_depth() {
     let order = drain(&mut s, "a", T0);
     assert_eq!(order, vec![1, 3], "the pinned message waits for b");
     assert_eq!(drain(&mut s, "b", T0), vec![2]);
+}
+
+fn long(n: u128, account: i64, parts: u32) -> Job {
+    Job {
+        parts,
+        ..job(n, account)
+    }
+}
+
+#[test]
+fn longest_first_within_an_arrival_window() {
+    let mut s = sched(policy(), &[("a", "default")]);
+    s.enqueue(job(1, 1), T0);
+    s.enqueue(long(2, 1, 2), T0 + 10);
+    s.enqueue(long(3, 1, 3), T0 + 20);
+    s.enqueue(job(4, 1), T0 + 30);
+    let order: Vec<MessageId> = (0..4)
+        .filter_map(|_| send(&mut s, "a", T0 + 100, SendResult::Ok).map(|(id, _)| id))
+        .collect();
+    // Longest first; equal lengths keep arrival order.
+    assert_eq!(order, vec![id(3), id(2), id(1), id(4)]);
+}
+
+#[test]
+fn arrival_windows_keep_their_order() {
+    let mut s = sched(policy(), &[("a", "default")]);
+    s.enqueue(job(1, 1), T0 + 9_999);
+    // The next window: it waits behind the short message, however long it is.
+    s.enqueue(long(2, 1, 5), T0 + 10_000);
+    assert_eq!(
+        send(&mut s, "a", T0 + 10_001, SendResult::Ok).map(|(i, _)| i),
+        Some(id(1))
+    );
+    assert_eq!(
+        send(&mut s, "a", T0 + 10_001, SendResult::Ok).map(|(i, _)| i),
+        Some(id(2))
+    );
+}
+
+#[test]
+fn window_zero_keeps_strict_arrival_order() {
+    let strict = Policy {
+        long_first_window_ms: 0,
+        ..policy()
+    };
+    let mut s = sched(strict, &[("a", "default")]);
+    s.enqueue(job(1, 1), T0);
+    s.enqueue(long(2, 1, 3), T0);
+    assert_eq!(send(&mut s, "a", T0, SendResult::Ok).map(|(i, _)| i), Some(id(1)));
+    assert_eq!(send(&mut s, "a", T0, SendResult::Ok).map(|(i, _)| i), Some(id(2)));
+}
+
+/// Drains the queue on modems that need `PART_MS` per part, each picking as soon as it is free; returns
+/// when the last part went out.
+fn drain_time(s: &mut Scheduler, modems: &[&str]) -> i64 {
+    const PART_MS: i64 = 2_000;
+    let mut free_at: Vec<(i64, &str)> = modems.iter().map(|name| (T0, *name)).collect();
+    let mut end = T0;
+    loop {
+        free_at.sort();
+        let mut progressed = false;
+        for slot in free_at.iter_mut() {
+            let (now, modem) = *slot;
+            if let Pick::Send(a) = s.pick(&m(modem), now) {
+                let done = now + PART_MS * i64::from(a.parts);
+                s.complete(a.id, &m(modem), a.parts, SendResult::Ok, done);
+                *slot = (done, modem);
+                end = end.max(done);
+                progressed = true;
+                break;
+            }
+        }
+        if !progressed {
+            return end - T0;
+        }
+    }
+}
+
+#[test]
+fn longest_first_shortens_the_tail_of_a_bulk_send() {
+    // Four short messages, then a 3-part one, on two modems: in arrival order the 3-part message starts
+    // last and one modem idles for 4 s; longest first ends as soon as the work allows.
+    let bulk = |s: &mut Scheduler| {
+        for n in 1..=4 {
+            s.enqueue(job(n, 1), T0);
+        }
+        s.enqueue(long(5, 1, 3), T0);
+    };
+    let mut fifo = sched(
+        Policy {
+            long_first_window_ms: 0,
+            ..policy()
+        },
+        &[("a", "default"), ("b", "default")],
+    );
+    bulk(&mut fifo);
+    assert_eq!(drain_time(&mut fifo, &["a", "b"]), 10_000);
+    let mut lpt = sched(policy(), &[("a", "default"), ("b", "default")]);
+    bulk(&mut lpt);
+    assert_eq!(drain_time(&mut lpt, &["a", "b"]), 8_000);
 }
