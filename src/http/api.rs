@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::ApiState;
@@ -245,11 +245,12 @@ pub async fn send(
             };
             app_problem(error, &|f| api_field(&prefix, f))
         })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "messages": messages })),
-    )
-        .into_response())
+    /// The 202 body, serialised straight from the stored messages (no intermediate JSON tree).
+    #[derive(Serialize)]
+    struct Accepted {
+        messages: Vec<crate::store::Message>,
+    }
+    Ok((StatusCode::ACCEPTED, Json(Accepted { messages })).into_response())
 }
 
 /// `GET /api/v1/messages` query.

@@ -194,7 +194,7 @@ impl Store {
                     conn,
                     Audience::Account(account),
                     EventType::SmsReceived,
-                    data,
+                    || data,
                     msg.received_at,
                 )?;
             }

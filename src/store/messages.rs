@@ -276,11 +276,18 @@ fn emit_status(conn: &Connection, m: &Message, now: i64) -> StoreResult<()> {
         MessageStatus::Failed | MessageStatus::Expired | MessageStatus::Uncertain => EventType::SmsFailed,
         _ => return Ok(()),
     };
-    emit(conn, Audience::Account(m.account_id), event, event_data(m), now)?;
+    emit(
+        conn,
+        Audience::Account(m.account_id),
+        event,
+        || event_data(m),
+        now,
+    )?;
     Ok(())
 }
 
-/// Sets a message's status (and error) and returns the updated row, if it was in one of `from`.
+/// Sets a message's status (and error) and returns the updated row, if it was in one of `from`. `None`
+/// keeps the error on record, except that reaching `sent` clears an earlier attempt's error.
 fn transition(
     conn: &Connection,
     id: MessageId,
@@ -295,7 +302,8 @@ fn transition(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "UPDATE messages SET status = ?2, error = coalesce(?3, error), updated_at = ?4
+        "UPDATE messages SET status = ?2,
+                error = CASE WHEN ?2 = 'sent' THEN NULL ELSE coalesce(?3, error) END, updated_at = ?4
          WHERE id = ?1 AND status IN ({allowed}) RETURNING {MESSAGE_COLS}"
     );
     Ok(conn
@@ -481,12 +489,13 @@ fn apply_report(
 /// Pairs status reports that arrived before this attempt's MRs were recorded (a fast network can report
 /// before the dispatcher has written the send): same modem and MR, received since the attempt started,
 /// not yet paired, matching recipient.
-fn pair_early_reports(conn: &Connection, end: &AttemptEnd, recipient: &str) -> StoreResult<()> {
+fn pair_early_reports(conn: &Connection, end: &AttemptEnd, recipient: &str) -> StoreResult<bool> {
     let started: Option<i64> = conn
         .prepare_cached("SELECT started_at FROM attempts WHERE id = ?1")?
         .query_row([end.attempt_id], |r| r.get(0))
         .optional()?;
-    let Some(started) = started else { return Ok(()) };
+    let Some(started) = started else { return Ok(false) };
+    let mut paired = false;
     for (seq, mr) in &end.sent {
         let early: Option<(i64, u8, Option<String>)> = conn
             .prepare_cached(
@@ -514,8 +523,9 @@ fn pair_early_reports(conn: &Connection, end: &AttemptEnd, recipient: &str) -> S
             tp_status,
             end.now,
         )?;
+        paired = true;
     }
-    Ok(())
+    Ok(paired)
 }
 
 impl Store {
@@ -868,8 +878,6 @@ impl Store {
             let from = [MessageStatus::Sending];
             let updated = match &end.outcome {
                 AttemptOutcome::Sent => {
-                    conn.prepare_cached("UPDATE messages SET error = NULL WHERE id = ?1")?
-                        .execute([&key])?;
                     transition(conn, end.message_id, &from, MessageStatus::Sent, None, now)?
                 }
                 AttemptOutcome::Retry {
@@ -906,8 +914,7 @@ impl Store {
             };
             if let Some(m) = &updated {
                 emit_status(conn, m, now)?;
-                if m.status == MessageStatus::Sent {
-                    pair_early_reports(conn, &end, &m.recipient)?;
+                if m.status == MessageStatus::Sent && pair_early_reports(conn, &end, &m.recipient)? {
                     return load_message(conn, Scope::All, end.message_id);
                 }
             }

@@ -92,8 +92,10 @@ impl Store {
                 _ => None,
             };
             if let Some(event) = event {
-                let data = json!({"modem": update.id, "port": update.port, "group": update.group,
-                                  "state": update.state});
+                let data = || {
+                    json!({"modem": update.id, "port": update.port, "group": update.group,
+                           "state": update.state})
+                };
                 emit(conn, Audience::Operators, event, data, now)?;
             }
             Ok(event)

@@ -413,10 +413,9 @@ async fn attempts_record_parts_status_and_events_atomically() {
         outcome: AttemptOutcome::Sent,
         now: 610,
     };
-    assert_eq!(
-        store.finish_attempt(end).await.unwrap().unwrap().status,
-        MessageStatus::Sent
-    );
+    let sent = store.finish_attempt(end).await.unwrap().unwrap();
+    assert_eq!(sent.status, MessageStatus::Sent);
+    assert_eq!(sent.error, None, "sent clears the first attempt's error");
     let detail = store
         .message_detail(Scope::Account(a), m.id)
         .await

@@ -37,12 +37,13 @@ pub(crate) enum Audience {
 }
 
 /// Writes `event` into the outbox for every matching webhook, in the caller's transaction. The payload is
-/// `{"id", "type", "created_at", "data"}`. Returns the number of outbox rows written.
+/// `{"id", "type", "created_at", "data"}`; `data` is built only when some webhook wants the event (most
+/// sends have none). Returns the number of outbox rows written.
 pub(crate) fn emit(
     conn: &Connection,
     audience: Audience,
     event: EventType,
-    data: serde_json::Value,
+    data: impl FnOnce() -> serde_json::Value,
     now: i64,
 ) -> StoreResult<usize> {
     let (sql, param): (&str, Option<i64>) = match audience {
@@ -63,6 +64,7 @@ pub(crate) fn emit(
         None => stmt.query_map([], map)?.collect::<Result<_, _>>()?,
     };
     let mut written = 0;
+    let mut data = Some(data);
     let mut event_id: Option<(EventId, String)> = None;
     for (webhook, account, events) in hooks {
         if !events_from_text(&events).contains(&event) {
@@ -74,6 +76,7 @@ pub(crate) fn emit(
             let created = ms_to_datetime(now)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
+            let data = data.take().map_or(serde_json::Value::Null, |build| build());
             let payload = json!({"id": id, "type": event.as_str(), "created_at": created, "data": data});
             (id, payload.to_string())
         });
