@@ -141,6 +141,10 @@ pub struct BenchArgs {
     /// No progress bars (CI logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Keep each run's working directory (generated configurations, spools, the daemons' logs) and print
+    /// where it is, instead of deleting it at the end of the run.
+    #[arg(long)]
+    pub keep: bool,
     /// Run nothing: print the Markdown table of the results file (and write `--svg`).
     #[arg(long)]
     pub report_only: bool,
@@ -238,6 +242,14 @@ fn print_result(r: &RunResult) {
         r.corrupted,
         if r.timed_out { " — TIMED OUT" } else { "" }
     );
+}
+
+/// A file in the run's directory for a child's stderr (read with `--keep`; what a daemon prints before its
+/// own log is open, e.g. a configuration error, lands only there).
+fn output_log(dir: &Path, name: &str) -> anyhow::Result<Stdio> {
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Stdio::from(file))
 }
 
 /// Unix time in milliseconds.
@@ -421,6 +433,9 @@ async fn run_one(
     };
     children.stop().await;
     bank.shutdown().await;
+    if args.keep {
+        eprintln!("   kept {}", tmp.keep().display());
+    }
     let mut result = outcome?;
     result.system = system.name().into();
     result.variant = variant.map_or("default", Variant::name).into();
@@ -508,7 +523,7 @@ async fn drive(
             Command::new("bearerbox")
                 .arg(&conf)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stderr(output_log(&d, "bearerbox.stderr")?),
             "bearerbox",
         )?;
         wait_port(ports.smsbox, Duration::from_secs(30)).await?;
@@ -516,7 +531,7 @@ async fn drive(
             Command::new("smsbox")
                 .arg(&conf)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stderr(output_log(&d, "smsbox.stderr")?),
             "smsbox",
         )?;
         wait_port(ports.sendsms, Duration::from_secs(30)).await?;
