@@ -285,6 +285,22 @@ pub fn run_error(
     }
 }
 
+/// Words that mark a daemon's log line as the reason it stopped.
+const FATAL_MARKERS: [&str; 6] = ["error", "too many", "fatal", "panic", "cannot", "***"];
+
+/// The line of a daemon's log or stderr that most likely says why it stopped: the last one with an error
+/// marker (smsd ends its log with "Smsd mainprocess terminated." after the actual reason), else the last
+/// non-empty line.
+pub fn last_words(log: &str) -> Option<&str> {
+    let lines = || log.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| {
+            let lower = l.to_lowercase();
+            FATAL_MARKERS.iter().any(|m| lower.contains(m))
+        })
+        .or_else(|| lines().next())
+}
+
 /// Parts per second a bank can send at most (`None` for instant modems: no modem-side limit).
 pub fn capacity_per_s(modems: usize, mean_send: Duration) -> Option<f64> {
     (!mean_send.is_zero()).then(|| modems as f64 / mean_send.as_secs_f64())

@@ -191,6 +191,28 @@ fn failed_runs_say_why() {
 }
 
 #[test]
+fn last_words_find_the_reason() {
+    let check = |log: &str, expect: Option<&str>| assert_eq!(last_words(log), expect, "{log}");
+    let smsd = "2026-11-25 13:32:56,2, smsd: Smsd v3.1.21 started.\n\
+                2026-11-25 13:32:56,2, smsd: There was 1 error while reading the config file:\n\
+                2026-11-25 13:32:56,2, smsd: - Too many devices specified. Increase NUMBER_OF_MODEMS value in src/Makefile.\n\
+                2026-11-25 13:32:56,2, smsd: There was 1 major problem found.\n\
+                2026-11-25 13:32:56,2, smsd: Smsd mainprocess terminated.\n";
+    check(
+        smsd,
+        Some(
+            "2026-11-25 13:32:56,2, smsd: - Too many devices specified. Increase NUMBER_OF_MODEMS value in src/Makefile.",
+        ),
+    );
+    check(
+        "INFO: AT2[sim163]: Logging in\n*** bit out of range 0 - FD_SETSIZE on fd_set ***: terminated\n\n",
+        Some("*** bit out of range 0 - FD_SETSIZE on fd_set ***: terminated"),
+    );
+    check("started\nstopping\n", Some("stopping"));
+    check("\n  \n", None);
+}
+
+#[test]
 fn failed_run_rows_name_the_error() {
     let failed = RunResult {
         system: "kannel".into(),
@@ -231,6 +253,7 @@ fn failed_run_rows_name_the_error() {
 }
 
 #[test]
+#[allow(clippy::single_range_in_vec_init)] // a list of one instance's device range, not a range of numbers
 fn smstools_banks_split_into_instances() {
     let check = |devices, max, expect: &[std::ops::Range<usize>]| {
         assert_eq!(

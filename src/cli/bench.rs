@@ -286,8 +286,8 @@ struct Started {
     child: Child,
     /// What it is, for messages (`smsd 2/4`, `bearerbox`).
     what: String,
-    /// The file its stderr goes to, if any: its last line says why it stopped.
-    stderr: Option<PathBuf>,
+    /// Its log or stderr file, if any: says why it stopped.
+    log: Option<PathBuf>,
 }
 
 /// The processes a run started; stopped by pid (SIGTERM, then SIGKILL), never by name.
@@ -297,8 +297,8 @@ struct Children {
 }
 
 impl Children {
-    /// Starts `cmd`; `stderr` names the file its stderr was pointed at, if any.
-    fn spawn(&mut self, cmd: &mut Command, what: &str, stderr: Option<PathBuf>) -> anyhow::Result<u32> {
+    /// Starts `cmd`; `log` names the file that says why it stopped (its log or stderr), if any.
+    fn spawn(&mut self, cmd: &mut Command, what: &str, log: Option<PathBuf>) -> anyhow::Result<u32> {
         let child = cmd
             .kill_on_drop(true)
             .spawn()
@@ -307,30 +307,21 @@ impl Children {
         self.list.push(Started {
             child,
             what: what.to_string(),
-            stderr,
+            log,
         });
         Ok(pid)
     }
 
-    /// The first started process that is no longer running: what it was, how it ended and the last line
-    /// it wrote to stderr.
+    /// The first started process that is no longer running: what it was, how it ended and what its log
+    /// says about it.
     fn first_stopped(&mut self) -> Option<String> {
         for s in &mut self.list {
             let Ok(Some(status)) = s.child.try_wait() else {
                 continue;
             };
-            let last = s
-                .stderr
-                .as_ref()
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .and_then(|text| {
-                    text.lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .map(str::to_string)
-                });
-            return Some(match last {
-                Some(line) => format!("{} exited ({status}); its last words: {line}", s.what),
+            let text = s.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+            return Some(match text.as_deref().and_then(bench::last_words) {
+                Some(line) => format!("{} exited ({status}): {line}", s.what),
                 None => format!("{} exited ({status})", s.what),
             });
         }
@@ -791,20 +782,16 @@ async fn start_system(
                 let links: Vec<&Path> = infos[range.clone()].iter().map(|m| m.link.as_path()).collect();
                 let conf = d.join("smsd.conf");
                 std::fs::write(&conf, peers::smstools_conf(&d, &links, variant))?;
-                let (stderr, stderr_path) = output_log(&d, "smsd.stderr")?;
+                // smsd writes why it stopped to its log file (stderr only says "See the log file").
+                let (stderr, _) = output_log(&d, "smsd.stderr")?;
                 children.spawn(
                     Command::new("smsd")
                         .arg(format!("-c{}", conf.display()))
                         .arg("-t")
                         .stdout(Stdio::null())
                         .stderr(stderr),
-                    &format!(
-                        "smsd {}/{} (see {}/smsd.log)",
-                        k + 1,
-                        instances.len(),
-                        d.display()
-                    ),
-                    Some(stderr_path),
+                    &format!("smsd {}/{}", k + 1, instances.len()),
+                    Some(d.join("smsd.log")),
                 )?;
                 outgoing.push(d.join("outgoing"));
             }
