@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::termios::{self, SetArg};
 use tokio::io::unix::AsyncFd;
 
@@ -30,6 +30,12 @@ impl Pty {
             let mut t = termios::tcgetattr(fd).map_err(|e| SimError::Pty(e.into()))?;
             termios::cfmakeraw(&mut t);
             termios::tcsetattr(fd, SetArg::TCSANOW, &t).map_err(|e| SimError::Pty(e.into()))?;
+        }
+        // openpty(3) opens both ends without O_CLOEXEC: every process the host spawns would inherit two
+        // descriptors per modem (a 256-modem bank leaks 512 into each child, which pushes a select()-based
+        // daemon such as Kannel's bearerbox past FD_SETSIZE and aborts it).
+        for fd in [&pair.master, &pair.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| SimError::Pty(e.into()))?;
         }
         let path = nix::unistd::ttyname(&pair.slave).map_err(|e| SimError::Pty(e.into()))?;
         let flags = fcntl(&pair.master, FcntlArg::F_GETFL).map_err(|e| SimError::Pty(e.into()))?;

@@ -220,6 +220,87 @@ pub fn utilisation_pct(parts: usize, modems: usize, mean_send: Duration, drain: 
     Some(100.0 * busy / (modems as f64 * drain.as_secs_f64()))
 }
 
+/// Rates of a run's drain phase. Every field is `None` when the network saw nothing, or saw it no later
+/// than the first submission: a rate over a window of ~0 s is a division artefact, not a measurement
+/// (a run that sent nothing once reported 1,540,000 parts/s and 1,203,125 % utilisation).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Throughput {
+    /// Seconds from the first submission to the last part on the network.
+    pub drain_s: Option<f64>,
+    /// Parts the network saw per second of drain.
+    pub send_rate: Option<f64>,
+    /// Whole messages the network saw per second of drain.
+    pub message_rate: Option<f64>,
+    /// Utilisation of the bank ([`utilisation_pct`]) over the parts the network saw.
+    pub utilisation_pct: Option<f64>,
+}
+
+/// The drain's rates from what the network saw: `parts_sent` parts of `messages_sent` accepted messages,
+/// the last one at `last_sent_ms`, the workload's first submission at `started_ms` (Unix ms).
+pub fn throughput(
+    parts_sent: usize,
+    messages_sent: usize,
+    modems: usize,
+    mean_send: Duration,
+    started_ms: i64,
+    last_sent_ms: Option<i64>,
+) -> Throughput {
+    let Some(last) = last_sent_ms else {
+        return Throughput::default();
+    };
+    if parts_sent == 0 || messages_sent == 0 || last <= started_ms {
+        return Throughput::default();
+    }
+    let drain = Duration::from_millis((last - started_ms) as u64);
+    let secs = drain.as_secs_f64();
+    Throughput {
+        drain_s: Some(secs),
+        send_rate: Some(parts_sent as f64 / secs),
+        message_rate: Some(messages_sent as f64 / secs),
+        utilisation_pct: utilisation_pct(parts_sent, modems, mean_send, drain),
+    }
+}
+
+/// Why a run measured nothing worth a row of numbers, if it did not: the system under test stopped
+/// (`stopped`: which process, how, what it said last), accepted none of the `messages`, or accepted some
+/// and the network saw none of them. `first_refusal` is the first submission error, if any.
+pub fn run_error(
+    messages: usize,
+    accepted: usize,
+    sent: usize,
+    stopped: Option<&str>,
+    first_refusal: Option<&str>,
+) -> Option<String> {
+    let refusal = first_refusal.map_or(String::new(), |r| format!(" (first refusal: {r})"));
+    if let Some(stopped) = stopped {
+        Some(format!("system under test stopped: {stopped}"))
+    } else if messages > 0 && accepted == 0 {
+        Some(format!("accepted none of {messages} messages{refusal}"))
+    } else if accepted > 0 && sent == 0 {
+        Some(format!(
+            "accepted {accepted} messages but the network saw none of them"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Words that mark a daemon's log line as the reason it stopped.
+const FATAL_MARKERS: [&str; 6] = ["error", "too many", "fatal", "panic", "cannot", "***"];
+
+/// The line of a daemon's log or stderr that most likely says why it stopped: the last one with an error
+/// marker (smsd ends its log with "Smsd mainprocess terminated." after the actual reason), else the last
+/// non-empty line.
+pub fn last_words(log: &str) -> Option<&str> {
+    let lines = || log.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| {
+            let lower = l.to_lowercase();
+            FATAL_MARKERS.iter().any(|m| lower.contains(m))
+        })
+        .or_else(|| lines().next())
+}
+
 /// Parts per second a bank can send at most (`None` for instant modems: no modem-side limit).
 pub fn capacity_per_s(modems: usize, mean_send: Duration) -> Option<f64> {
     (!mean_send.is_zero()).then(|| modems as f64 / mean_send.as_secs_f64())
@@ -274,20 +355,22 @@ pub struct RunResult {
     pub accept_rate: f64,
     /// Accept latency percentiles (ms), where the interface answers synchronously.
     pub accept_latency_ms: Percentiles,
-    /// Parts per second sent, from the first submission to the last part on the network.
-    pub send_rate: f64,
+    /// Parts per second sent, from the first submission to the last part on the network (`None` when
+    /// nothing was sent; see [`throughput`]).
+    pub send_rate: Option<f64>,
     /// Messages per second sent, same window.
-    pub message_rate: f64,
+    pub message_rate: Option<f64>,
     /// Seconds from the first submission to the last part on the network.
-    pub drain_s: f64,
+    pub drain_s: Option<f64>,
     /// Seconds the bank would need at full capacity (`parts × mean / modems`), if modems are not instant.
     pub ideal_drain_s: Option<f64>,
     /// Utilisation of the bank in percent, if modems are not instant.
     pub utilisation_pct: Option<f64>,
     /// Accept → sent latency percentiles (ms).
     pub latency_ms: Percentiles,
-    /// CPU seconds (user + system) of the system's processes per 1,000 SMS parts.
-    pub cpu_s_per_1000: f64,
+    /// CPU seconds (user + system) of the system's processes per 1,000 SMS parts sent (`None` when
+    /// nothing was sent).
+    pub cpu_s_per_1000: Option<f64>,
     /// Peak resident set size of the system's processes in MiB (sum over processes).
     pub peak_rss_mib: f64,
     /// Accepted messages the network never saw and the system does not report as failed/uncertain.
@@ -302,12 +385,20 @@ pub struct RunResult {
     pub timed_out: bool,
     /// Free-form notes (what was tuned, what went wrong).
     pub notes: Vec<String>,
+    /// Why the run measured nothing (the system under test stopped, accepted nothing or sent nothing);
+    /// absent for a run that measured something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A Markdown table of results, one row per run (for BENCHMARKS.md).
+/// Columns of [`markdown_table`].
+const TABLE_COLUMNS: usize = 17;
+
+/// A Markdown table of results, one row per run (for BENCHMARKS.md); a failed run's row says why it failed
+/// instead of its numbers.
 pub fn markdown_table(results: &[RunResult]) -> String {
     let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let mut s = String::from(
@@ -316,8 +407,24 @@ pub fn markdown_table(results: &[RunResult]) -> String {
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
+        if let Some(error) = &r.error {
+            // A failed run: what failed, not a row of zeros.
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} / {} | **failed**: {} |{}\n",
+                r.system,
+                r.variant,
+                r.modems,
+                r.profile,
+                r.faults,
+                r.accepted,
+                r.parts,
+                error.replace('|', "\\|"),
+                " – |".repeat(TABLE_COLUMNS - 7),
+            ));
+            continue;
+        }
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} / {} | {:.0} | {} | {:.1} | {:.1} ({}) | {} | {} / {} | {:.3} | {:.1} | {}{} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} ({}) | {} | {} / {} | {} | {:.1} | {}{} | {} | {} |\n",
             r.system,
             r.variant,
             r.modems,
@@ -327,13 +434,13 @@ pub fn markdown_table(results: &[RunResult]) -> String {
             r.parts,
             r.accept_rate,
             opt(r.accept_latency_ms.p99, 1),
-            r.send_rate,
-            r.drain_s,
+            opt(r.send_rate, 1),
+            opt(r.drain_s, 1),
             opt(r.ideal_drain_s, 1),
             opt(r.utilisation_pct, 1),
             opt(r.latency_ms.p50, 0),
             opt(r.latency_ms.p99, 0),
-            r.cpu_s_per_1000,
+            opt(r.cpu_s_per_1000, 3),
             r.peak_rss_mib,
             r.lost,
             if r.reported_unsent > 0 { format!(" (+{} reported)", r.reported_unsent) } else { String::new() },

@@ -3,6 +3,7 @@
 //! `recommended` (the projects' documented defaults for timing) and `tuned` (their loop/poll intervals
 //! cut to the minimum the daemons accept, receiving and status polling off).
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,29 @@ impl Variant {
 /// Spool subdirectories smstools needs.
 pub const SMSTOOLS_DIRS: [&str; 6] = ["outgoing", "incoming", "checked", "failed", "sent", "report"];
 
-/// `smsd.conf` for one smsd driving every modem of the bank (`devices = GSM1,…`).
+/// Most devices one smsd takes: smstools 3 fixes the number at build time (`NUMBER_OF_MODEMS` in
+/// `src/Makefile`, 64 in Debian's 3.1.21-4 build); with 65 devices smsd refuses to start ("Too many devices
+/// specified. Increase NUMBER_OF_MODEMS value in src/Makefile.").
+pub const SMSTOOLS_MAX_DEVICES: usize = 64;
+
+/// How an operator runs smstools on a bank larger than one smsd takes: the fewest instances of at most
+/// `max` devices each (`max` 0 counts as 1), sizes as even as possible. Each range holds the bank indices
+/// of one instance's devices; a bank of 0 modems needs no instance.
+pub fn smstools_instances(devices: usize, max: usize) -> Vec<Range<usize>> {
+    let max = max.max(1);
+    let count = devices.div_ceil(max);
+    let mut out = Vec::with_capacity(count);
+    let mut start = 0;
+    for i in 0..count {
+        // The first `devices % count` instances take one device more.
+        let len = devices / count + usize::from(i < devices % count);
+        out.push(start..start + len);
+        start += len;
+    }
+    out
+}
+
+/// `smsd.conf` for one smsd driving `devices` (`devices = GSM1,…`), with its spool under `dir`.
 pub fn smstools_conf(dir: &Path, devices: &[&Path], variant: Variant) -> String {
     let d = dir.display();
     let names: Vec<String> = (1..=devices.len()).map(|i| format!("GSM{i}")).collect();

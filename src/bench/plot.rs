@@ -24,11 +24,16 @@ struct Series {
 
 fn series(results: &[RunResult]) -> Vec<Series> {
     let mut by: BTreeMap<String, Vec<(f64, f64, Option<f64>)>> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.faults == "none" && r.modems > 0) {
+    // Failed runs and runs that sent nothing have no rate to draw.
+    for r in results
+        .iter()
+        .filter(|r| r.faults == "none" && r.modems > 0 && r.error.is_none())
+    {
+        let Some(rate) = r.send_rate else { continue };
         let label = format!("{} {} ({})", r.system, r.variant, r.profile);
         by.entry(label)
             .or_default()
-            .push((r.modems as f64, r.send_rate, r.utilisation_pct));
+            .push((r.modems as f64, rate, r.utilisation_pct));
     }
     by.into_iter()
         .map(|(label, mut points)| {

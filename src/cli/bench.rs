@@ -141,6 +141,14 @@ pub struct BenchArgs {
     /// No progress bars (CI logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Devices per smsd: a bank larger than this runs several smsd instances, each with its own spool
+    /// (smstools' compiled-in `NUMBER_OF_MODEMS`, 64 in Debian's build).
+    #[arg(long, default_value_t = peers::SMSTOOLS_MAX_DEVICES)]
+    pub smstools_max_devices: usize,
+    /// Keep each run's working directory (generated configurations, spools, the daemons' logs) and print
+    /// where it is, instead of deleting it at the end of the run.
+    #[arg(long)]
+    pub keep: bool,
     /// Run nothing: print the Markdown table of the results file (and write `--svg`).
     #[arg(long)]
     pub report_only: bool,
@@ -190,7 +198,7 @@ async fn run_all(args: BenchArgs) -> anyhow::Result<()> {
                         .await
                         .with_context(|| format!("run {label}"))?;
                     print_result(&result);
-                    if result.lost + result.duplicated > 0 || result.timed_out {
+                    if result.lost + result.duplicated > 0 || result.timed_out || result.error.is_some() {
                         failures.push(label);
                     }
                     all.push(result);
@@ -208,7 +216,7 @@ async fn run_all(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("results: {}", args.out.display());
     if args.check && !failures.is_empty() {
         bail!(
-            "runs with lost, duplicated or altered messages, or timed out: {}",
+            "runs that failed, lost or duplicated messages, or timed out: {}",
             failures.join("; ")
         );
     }
@@ -216,21 +224,24 @@ async fn run_all(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn print_result(r: &RunResult) {
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    if let Some(error) = &r.error {
+        eprintln!("   FAILED: {error}");
+    }
     eprintln!(
-        "   accepted {}/{} at {:.0}/s (p99 {} ms); sent {:.1} parts/s, drain {:.1}s (ideal {}), utilisation {} %; \
-         latency p50 {} p99 {} ms; CPU {:.3} s/1000; peak RSS {:.1} MiB; lost {} (reported unsent {}), dup {}, altered {}{}",
+        "   accepted {}/{} at {:.0}/s (p99 {} ms); sent {} parts/s, drain {} s (ideal {}), utilisation {} %; \
+         latency p50 {} p99 {} ms; CPU {} s/1000; peak RSS {:.1} MiB; lost {} (reported unsent {}), dup {}, altered {}{}",
         r.accepted,
         r.messages,
         r.accept_rate,
-        opt(r.accept_latency_ms.p99),
-        r.send_rate,
-        r.drain_s,
-        opt(r.ideal_drain_s),
-        opt(r.utilisation_pct),
-        opt(r.latency_ms.p50),
-        opt(r.latency_ms.p99),
-        r.cpu_s_per_1000,
+        opt(r.accept_latency_ms.p99, 1),
+        opt(r.send_rate, 1),
+        opt(r.drain_s, 1),
+        opt(r.ideal_drain_s, 1),
+        opt(r.utilisation_pct, 1),
+        opt(r.latency_ms.p50, 1),
+        opt(r.latency_ms.p99, 1),
+        opt(r.cpu_s_per_1000, 3),
         r.peak_rss_mib,
         r.lost,
         r.reported_unsent,
@@ -238,6 +249,26 @@ fn print_result(r: &RunResult) {
         r.corrupted,
         if r.timed_out { " — TIMED OUT" } else { "" }
     );
+}
+
+/// A file in the run's directory for a child's stderr (read with `--keep`; what a daemon prints before its
+/// own log is open, e.g. a configuration error, lands only there).
+fn output_log(dir: &Path, name: &str) -> anyhow::Result<(Stdio, PathBuf)> {
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok((Stdio::from(file), path))
+}
+
+/// An error and its sources on one line (`error sending request: connection refused`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
 }
 
 /// Unix time in milliseconds.
@@ -250,44 +281,74 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// One process a run started.
+struct Started {
+    child: Child,
+    /// What it is, for messages (`smsd 2/4`, `bearerbox`).
+    what: String,
+    /// Its log or stderr file, if any: says why it stopped.
+    log: Option<PathBuf>,
+}
+
 /// The processes a run started; stopped by pid (SIGTERM, then SIGKILL), never by name.
 #[derive(Default)]
 struct Children {
-    list: Vec<Child>,
+    list: Vec<Started>,
 }
 
 impl Children {
-    fn spawn(&mut self, cmd: &mut Command, what: &str) -> anyhow::Result<u32> {
+    /// Starts `cmd`; `log` names the file that says why it stopped (its log or stderr), if any.
+    fn spawn(&mut self, cmd: &mut Command, what: &str, log: Option<PathBuf>) -> anyhow::Result<u32> {
         let child = cmd
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {what} (is it installed?)"))?;
         let pid = child.id().context("child has no pid")?;
-        self.list.push(child);
+        self.list.push(Started {
+            child,
+            what: what.to_string(),
+            log,
+        });
         Ok(pid)
+    }
+
+    /// The first started process that is no longer running: what it was, how it ended and what its log
+    /// says about it.
+    fn first_stopped(&mut self) -> Option<String> {
+        for s in &mut self.list {
+            let Ok(Some(status)) = s.child.try_wait() else {
+                continue;
+            };
+            let text = s.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+            return Some(match text.as_deref().and_then(bench::last_words) {
+                Some(line) => format!("{} exited ({status}): {line}", s.what),
+                None => format!("{} exited ({status})", s.what),
+            });
+        }
+        None
     }
 
     /// Pids of the children and everything they forked.
     fn tree(&self) -> Vec<u32> {
-        let roots: Vec<u32> = self.list.iter().filter_map(Child::id).collect();
+        let roots: Vec<u32> = self.list.iter().filter_map(|s| s.child.id()).collect();
         procfs_descendants(&roots)
     }
 
     async fn stop(&mut self) {
-        for child in &self.list {
-            if let Some(pid) = child.id() {
+        for s in &self.list {
+            if let Some(pid) = s.child.id() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGTERM,
                 );
             }
         }
-        for child in &mut self.list {
-            if tokio::time::timeout(Duration::from_secs(15), child.wait())
+        for s in &mut self.list {
+            if tokio::time::timeout(Duration::from_secs(15), s.child.wait())
                 .await
                 .is_err()
             {
-                let _ = child.kill().await;
+                let _ = s.child.kill().await;
             }
         }
         self.list.clear();
@@ -375,6 +436,32 @@ struct Submitted {
     started: Instant,
     started_ms: i64,
     finished: Instant,
+    /// Submissions the system refused or that failed, and the first one's error.
+    refused: usize,
+    first_refusal: Option<String>,
+}
+
+impl Submitted {
+    /// An empty submission starting now.
+    fn start() -> Submitted {
+        let started = Instant::now();
+        Submitted {
+            accepted: HashMap::new(),
+            ids: HashMap::new(),
+            accept_latency_ms: Vec::new(),
+            started,
+            started_ms: now_ms(),
+            finished: started,
+            refused: 0,
+            first_refusal: None,
+        }
+    }
+
+    /// Counts a refused or failed submission.
+    fn refuse(&mut self, why: String) {
+        self.refused += 1;
+        self.first_refusal.get_or_insert(why);
+    }
 }
 
 fn bar(args: &BenchArgs, len: usize, what: &str) -> ProgressBar {
@@ -421,6 +508,9 @@ async fn run_one(
     };
     children.stop().await;
     bank.shutdown().await;
+    if args.keep {
+        eprintln!("   kept {}", tmp.keep().display());
+    }
     let mut result = outcome?;
     result.system = system.name().into();
     result.variant = variant.map_or("default", Variant::name).into();
@@ -448,85 +538,19 @@ async fn drive(
     let infos = bank.modems();
     let variant = variant.unwrap_or(Variant::Recommended);
     let mut notes = Vec::new();
-    // Start the system and find how to submit.
-    let gateway = match system {
-        System::Smsgate => Some(start_smsgate(args, dir, bank, children).await?),
-        System::Smstools => {
-            let d = dir.join("smstools");
-            for sub in peers::SMSTOOLS_DIRS {
-                std::fs::create_dir_all(d.join(sub))?;
-            }
-            let links: Vec<&Path> = infos.iter().map(|m| m.link.as_path()).collect();
-            let conf = d.join("smsd.conf");
-            std::fs::write(&conf, peers::smstools_conf(&d, &links, variant))?;
-            children.spawn(
-                Command::new("smsd")
-                    .arg(format!("-c{}", conf.display()))
-                    .arg("-t")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null()),
-                "smsd",
-            )?;
-            None
-        }
-        System::GammuSmsd => {
-            for (i, m) in infos.iter().enumerate() {
-                let d = dir.join(format!("gammu{i}"));
-                for sub in peers::GAMMU_DIRS {
-                    std::fs::create_dir_all(d.join(sub))?;
-                }
-                let rc = d.join("smsdrc");
-                std::fs::write(&rc, peers::gammu_smsdrc(&d, &m.link, &format!("sim{i}"), variant))?;
-                children.spawn(
-                    Command::new("gammu-smsd")
-                        .arg("-c")
-                        .arg(&rc)
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null()),
-                    "gammu-smsd",
-                )?;
-            }
-            None
-        }
-        System::Kannel => None,
-    };
-    let kannel_ports = if system == System::Kannel {
-        let d = dir.join("kannel");
-        std::fs::create_dir_all(&d)?;
-        let ports = KannelPorts {
-            admin: free_port()?,
-            smsbox: free_port()?,
-            sendsms: free_port()?,
-        };
-        let list: Vec<(&Path, &str)> = infos
-            .iter()
-            .map(|m| (m.link.as_path(), m.number.as_str()))
-            .collect();
-        let conf = d.join("kannel.conf");
-        std::fs::write(&conf, peers::kannel_conf(&d, &list, ports, variant))?;
-        children.spawn(
-            Command::new("bearerbox")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            "bearerbox",
-        )?;
-        wait_port(ports.smsbox, Duration::from_secs(30)).await?;
-        children.spawn(
-            Command::new("smsbox")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            "smsbox",
-        )?;
-        wait_port(ports.sendsms, Duration::from_secs(30)).await?;
-        Some(ports)
-    } else {
-        None
+    // A system that does not come up is a failed run with the reason, not an aborted benchmark.
+    let target = match start_system(args, system, variant, bank, dir, children, &mut notes).await {
+        Ok(target) => target,
+        Err(e) => return Ok(failed_run(work, format!("{e:#}"), notes)),
     };
     if system != System::Smsgate {
         tokio::time::sleep(PEER_WARMUP).await;
         notes.push(format!("{}s warm-up before the workload", PEER_WARMUP.as_secs()));
+    }
+    if let Some(stopped) = children.first_stopped() {
+        let error =
+            bench::run_error(work.len(), 0, 0, Some(&stopped), None).unwrap_or_else(|| stopped.clone());
+        return Ok(failed_run(work, error, notes));
     }
     if args.faults == Faults::CmsHung {
         for i in 0..infos.len() {
@@ -560,16 +584,22 @@ async fn drive(
         })
     });
 
-    let submitted = match (system, &gateway) {
-        (System::Smsgate, Some(g)) => submit_smsgate(args, g, work).await?,
-        (System::Smstools, _) => submit_smstools(args, &dir.join("smstools"), work).await?,
-        (System::GammuSmsd, _) => submit_gammu(args, dir, infos.len(), work).await?,
-        (System::Kannel, _) => {
-            let ports = kannel_ports.context("kannel ports")?;
-            submit_kannel(args, ports.sendsms, work).await?
-        }
-        (System::Smsgate, None) => bail!("smsgate did not start"),
+    let submitted = match &target {
+        Target::Gateway(g) => submit_smsgate(args, g, work).await?,
+        Target::Smstools(outgoing) => submit_smstools(args, dir, outgoing, work).await?,
+        Target::Gammu(daemons) => submit_gammu(args, dir, *daemons, work).await?,
+        Target::Kannel(port) => submit_kannel(args, *port, work).await?,
     };
+    if let Some(first) = &submitted.first_refusal {
+        eprintln!(
+            "   {} submissions were refused or failed; first: {first}",
+            submitted.refused
+        );
+        notes.push(format!(
+            "{} submissions refused; first: {first}",
+            submitted.refused
+        ));
+    }
     let accepted_n = submitted.accepted.len();
     let accept_secs = submitted.finished.duration_since(submitted.started).as_secs_f64();
 
@@ -624,7 +654,7 @@ async fn drive(
 
     // Unsent messages: smsgate may report them (uncertain after the hung modem, failed); peers cannot.
     let mut reported_unsent = 0;
-    if let Some(g) = &gateway {
+    if let Target::Gateway(g) = &target {
         for tag in &acc.missing {
             if let Some(id) = submitted.ids.get(tag)
                 && let Ok(status) = g.status(id).await
@@ -634,29 +664,56 @@ async fn drive(
             }
         }
     }
-    let parts_sent: usize = work
+    let accepted_parts: usize = work
         .iter()
         .filter(|m| submitted.accepted.contains_key(&m.tag))
         .map(|m| m.parts)
         .sum();
-    let end_ms = acc.last_sent_ms.unwrap_or(submitted.started_ms);
-    let drain = Duration::from_millis((end_ms - submitted.started_ms).max(1) as u64);
+    // What the network saw of the accepted messages (altered ones included: they were sent).
+    let missing: std::collections::HashSet<&str> = acc.missing.iter().map(String::as_str).collect();
+    let (sent_messages, sent_parts) = work
+        .iter()
+        .filter(|m| submitted.accepted.contains_key(&m.tag) && !missing.contains(m.tag.as_str()))
+        .fold((0, 0), |(n, p), m| (n + 1, p + m.parts));
     let mean = profile.mean();
-    let ideal = bench::capacity_per_s(infos.len(), mean).map(|cap| parts_sent as f64 / cap);
+    let rates = bench::throughput(
+        sent_parts,
+        sent_messages,
+        infos.len(),
+        mean,
+        submitted.started_ms,
+        acc.last_sent_ms,
+    );
+    let ideal = bench::capacity_per_s(infos.len(), mean).map(|cap| accepted_parts as f64 / cap);
+    // A process that stopped while messages were still being sent is worth a note; if nothing at all was
+    // accepted or sent, it is the reason.
+    let stopped = children.first_stopped();
+    if let Some(s) = &stopped {
+        notes.push(format!("stopped during the run: {s}"));
+    }
+    let error = bench::run_error(
+        work.len(),
+        accepted_n,
+        sent_messages,
+        stopped
+            .as_deref()
+            .filter(|_| accepted_n == 0 || sent_messages == 0),
+        submitted.first_refusal.as_deref(),
+    );
     let cpu = meter.cpu_s();
     Ok(RunResult {
         messages: work.len(),
-        parts: parts_sent,
+        parts: accepted_parts,
         accepted: accepted_n,
         accept_rate: accepted_n as f64 / accept_secs.max(1e-3),
         accept_latency_ms: Percentiles::of(&submitted.accept_latency_ms),
-        send_rate: parts_sent as f64 / drain.as_secs_f64(),
-        message_rate: acc.delivered as f64 / drain.as_secs_f64(),
-        drain_s: drain.as_secs_f64(),
+        send_rate: rates.send_rate,
+        message_rate: rates.message_rate,
+        drain_s: rates.drain_s,
         ideal_drain_s: ideal,
-        utilisation_pct: bench::utilisation_pct(parts_sent, infos.len(), mean, drain),
+        utilisation_pct: rates.utilisation_pct,
         latency_ms: Percentiles::of(&acc.latencies_ms),
-        cpu_s_per_1000: 1000.0 * cpu / parts_sent.max(1) as f64,
+        cpu_s_per_1000: (sent_parts > 0).then(|| 1000.0 * cpu / sent_parts as f64),
         peak_rss_mib: meter.peak_rss_kib as f64 / 1024.0,
         lost: acc.missing.len() - reported_unsent,
         reported_unsent,
@@ -664,7 +721,138 @@ async fn drive(
         corrupted: acc.corrupted,
         timed_out,
         notes,
+        error,
         ..RunResult::default()
+    })
+}
+
+/// The result of a run whose system under test failed before the workload: the reason and nothing
+/// measured.
+fn failed_run(work: &[BenchMessage], error: String, notes: Vec<String>) -> RunResult {
+    RunResult {
+        messages: work.len(),
+        notes,
+        error: Some(error),
+        ..RunResult::default()
+    }
+}
+
+/// How to submit to a started system.
+enum Target {
+    /// smsgate's HTTPS API.
+    Gateway(GatewayClient),
+    /// The `outgoing` spool directory of each smsd instance.
+    Smstools(Vec<PathBuf>),
+    /// Number of gammu-smsd daemons (one per modem, `gammu<i>/smsdrc`).
+    Gammu(usize),
+    /// smsbox's sendsms port.
+    Kannel(u16),
+}
+
+/// Starts the system under test on the bank with generated configurations under `dir`.
+async fn start_system(
+    args: &BenchArgs,
+    system: System,
+    variant: Variant,
+    bank: &Bank,
+    dir: &Path,
+    children: &mut Children,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Target> {
+    let infos = bank.modems();
+    Ok(match system {
+        System::Smsgate => Target::Gateway(start_smsgate(args, dir, bank, children).await?),
+        System::Smstools => {
+            // One smsd takes at most NUMBER_OF_MODEMS devices: a larger bank gets several instances,
+            // each with its own spool and configuration, as an operator would run them.
+            let instances = peers::smstools_instances(infos.len(), args.smstools_max_devices);
+            if instances.len() > 1 {
+                notes.push(format!(
+                    "{} smsd instances of at most {} devices each",
+                    instances.len(),
+                    args.smstools_max_devices
+                ));
+            }
+            let mut outgoing = Vec::new();
+            for (k, range) in instances.iter().enumerate() {
+                let d = dir.join(format!("smstools{k}"));
+                for sub in peers::SMSTOOLS_DIRS {
+                    std::fs::create_dir_all(d.join(sub))?;
+                }
+                let links: Vec<&Path> = infos[range.clone()].iter().map(|m| m.link.as_path()).collect();
+                let conf = d.join("smsd.conf");
+                std::fs::write(&conf, peers::smstools_conf(&d, &links, variant))?;
+                // smsd writes why it stopped to its log file (stderr only says "See the log file").
+                let (stderr, _) = output_log(&d, "smsd.stderr")?;
+                children.spawn(
+                    Command::new("smsd")
+                        .arg(format!("-c{}", conf.display()))
+                        .arg("-t")
+                        .stdout(Stdio::null())
+                        .stderr(stderr),
+                    &format!("smsd {}/{}", k + 1, instances.len()),
+                    Some(d.join("smsd.log")),
+                )?;
+                outgoing.push(d.join("outgoing"));
+            }
+            Target::Smstools(outgoing)
+        }
+        System::GammuSmsd => {
+            for (i, m) in infos.iter().enumerate() {
+                let d = dir.join(format!("gammu{i}"));
+                for sub in peers::GAMMU_DIRS {
+                    std::fs::create_dir_all(d.join(sub))?;
+                }
+                let rc = d.join("smsdrc");
+                std::fs::write(&rc, peers::gammu_smsdrc(&d, &m.link, &format!("sim{i}"), variant))?;
+                children.spawn(
+                    Command::new("gammu-smsd")
+                        .arg("-c")
+                        .arg(&rc)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null()),
+                    &format!("gammu-smsd {i}"),
+                    None,
+                )?;
+            }
+            Target::Gammu(infos.len())
+        }
+        System::Kannel => {
+            let d = dir.join("kannel");
+            std::fs::create_dir_all(&d)?;
+            let ports = KannelPorts {
+                admin: free_port()?,
+                smsbox: free_port()?,
+                sendsms: free_port()?,
+            };
+            let list: Vec<(&Path, &str)> = infos
+                .iter()
+                .map(|m| (m.link.as_path(), m.number.as_str()))
+                .collect();
+            let conf = d.join("kannel.conf");
+            std::fs::write(&conf, peers::kannel_conf(&d, &list, ports, variant))?;
+            let (stderr, stderr_path) = output_log(&d, "bearerbox.stderr")?;
+            children.spawn(
+                Command::new("bearerbox")
+                    .arg(&conf)
+                    .stdout(Stdio::null())
+                    .stderr(stderr),
+                "bearerbox",
+                Some(stderr_path),
+            )?;
+            wait_port(ports.smsbox, Duration::from_secs(30)).await?;
+            let (stderr, stderr_path) = output_log(&d, "smsbox.stderr")?;
+            children.spawn(
+                Command::new("smsbox")
+                    .arg(&conf)
+                    .stdout(Stdio::null())
+                    .stderr(stderr),
+                "smsbox",
+                Some(stderr_path),
+            )?;
+            wait_port(ports.sendsms, Duration::from_secs(30)).await?;
+            Target::Kannel(ports.sendsms)
+        }
     })
 }
 
@@ -788,6 +976,7 @@ async fn start_smsgate(
             .stdout(Stdio::null())
             .stderr(log),
         "smsgate serve",
+        Some(dir.join("smsgate.log")),
     )?;
     let gw = GatewayClient {
         base: format!("https://localhost:{port}"),
@@ -838,8 +1027,7 @@ async fn submit_smsgate(
     let work = Arc::new(work.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let pb = bar(args, work.len(), "accepted");
-    let started = Instant::now();
-    let started_ms = now_ms();
+    let mut sub = Submitted::start();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.connections.max(1) {
         let client = gw.client()?;
@@ -847,7 +1035,7 @@ async fn submit_smsgate(
         let (work, next, pb) = (work.clone(), next.clone(), pb.clone());
         tasks.spawn(async move {
             let mut out: Vec<(String, i64, f64, String)> = Vec::new();
-            let mut errors = 0usize;
+            let mut errors: Vec<String> = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(m) = work.get(i) else { break };
@@ -858,34 +1046,34 @@ async fn submit_smsgate(
                     .json(&serde_json::json!({ "to": m.to, "text": m.text }))
                     .send()
                     .await;
-                let ok = match resp {
-                    Ok(r) if r.status().as_u16() == 202 => r.json::<serde_json::Value>().await.ok(),
-                    _ => None,
+                let answer = match resp {
+                    Ok(r) if r.status().as_u16() == 202 => r
+                        .json::<serde_json::Value>()
+                        .await
+                        .map_err(|e| format!("unreadable 202 answer: {e}")),
+                    Ok(r) => {
+                        let code = r.status();
+                        Err(format!("{code}: {}", r.text().await.unwrap_or_default()))
+                    }
+                    Err(e) => Err(error_chain(&e)),
                 };
-                match ok {
-                    Some(v) => {
+                match answer {
+                    Ok(v) => {
                         let id = v["messages"][0]["id"].as_str().unwrap_or_default().to_string();
                         out.push((m.tag.clone(), now_ms(), t0.elapsed().as_secs_f64() * 1000.0, id));
                     }
-                    None => errors += 1,
+                    Err(e) => errors.push(e),
                 }
                 pb.inc(1);
             }
             (out, errors)
         });
     }
-    let mut sub = Submitted {
-        accepted: HashMap::new(),
-        ids: HashMap::new(),
-        accept_latency_ms: Vec::new(),
-        started,
-        started_ms,
-        finished: started,
-    };
-    let mut errors = 0;
     while let Some(r) = tasks.join_next().await {
-        let (out, e) = r?;
-        errors += e;
+        let (out, errors) = r?;
+        for e in errors {
+            sub.refuse(e);
+        }
         for (tag, at, lat, id) in out {
             sub.accepted.insert(tag.clone(), at);
             sub.ids.insert(tag, id);
@@ -894,36 +1082,35 @@ async fn submit_smsgate(
     }
     sub.finished = Instant::now();
     pb.finish_and_clear();
-    if errors > 0 {
-        eprintln!("   {errors} submissions were refused or failed");
-    }
     Ok(sub)
 }
 
-/// Drops one spool file per message into smsd's outgoing directory (written aside, renamed in).
-async fn submit_smstools(args: &BenchArgs, dir: &Path, work: &[BenchMessage]) -> anyhow::Result<Submitted> {
+/// Drops one spool file per message into the smsd instances' outgoing directories, round-robin (written
+/// aside in `dir/staging`, renamed in).
+async fn submit_smstools(
+    args: &BenchArgs,
+    dir: &Path,
+    outgoing: &[PathBuf],
+    work: &[BenchMessage],
+) -> anyhow::Result<Submitted> {
     let pb = bar(args, work.len(), "spooled");
-    let started = Instant::now();
-    let started_ms = now_ms();
-    let mut accepted = HashMap::new();
+    let mut sub = Submitted::start();
     let staging = dir.join("staging");
     std::fs::create_dir_all(&staging)?;
     for m in work {
+        let Some(out) = outgoing.get(m.index % outgoing.len().max(1)) else {
+            sub.refuse("no smsd instance (empty bank)".into());
+            continue;
+        };
         let name = format!("bench{:06}", m.index);
         std::fs::write(staging.join(&name), peers::smstools_file(&m.to, &m.text))?;
-        std::fs::rename(staging.join(&name), dir.join("outgoing").join(&name))?;
-        accepted.insert(m.tag.clone(), now_ms());
+        std::fs::rename(staging.join(&name), out.join(&name))?;
+        sub.accepted.insert(m.tag.clone(), now_ms());
         pb.inc(1);
     }
     pb.finish_and_clear();
-    Ok(Submitted {
-        accepted,
-        ids: HashMap::new(),
-        accept_latency_ms: Vec::new(),
-        started,
-        started_ms,
-        finished: Instant::now(),
-    })
+    sub.finished = Instant::now();
+    Ok(sub)
 }
 
 /// Queues each message with `gammu-smsd-inject` into the daemons' outboxes, round-robin.
@@ -934,10 +1121,7 @@ async fn submit_gammu(
     work: &[BenchMessage],
 ) -> anyhow::Result<Submitted> {
     let pb = bar(args, work.len(), "injected");
-    let started = Instant::now();
-    let started_ms = now_ms();
-    let mut accepted = HashMap::new();
-    let mut latency = Vec::new();
+    let mut sub = Submitted::start();
     for m in work {
         let rc = dir
             .join(format!("gammu{}", m.index % daemons.max(1)))
@@ -956,20 +1140,16 @@ async fn submit_gammu(
             .await
             .context("cannot run gammu-smsd-inject")?;
         if out.success() {
-            accepted.insert(m.tag.clone(), now_ms());
-            latency.push(t0.elapsed().as_secs_f64() * 1000.0);
+            sub.accepted.insert(m.tag.clone(), now_ms());
+            sub.accept_latency_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        } else {
+            sub.refuse(format!("gammu-smsd-inject {out}"));
         }
         pb.inc(1);
     }
     pb.finish_and_clear();
-    Ok(Submitted {
-        accepted,
-        ids: HashMap::new(),
-        accept_latency_ms: latency,
-        started,
-        started_ms,
-        finished: Instant::now(),
-    })
+    sub.finished = Instant::now();
+    Ok(sub)
 }
 
 /// A plain-HTTP client (reqwest is built without a default TLS provider: hand it an unused one).
@@ -990,14 +1170,14 @@ async fn submit_kannel(args: &BenchArgs, port: u16, work: &[BenchMessage]) -> an
     let work = Arc::new(work.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let pb = bar(args, work.len(), "sendsms");
-    let started = Instant::now();
-    let started_ms = now_ms();
+    let mut sub = Submitted::start();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.connections.max(1) {
         let client = plain_http_client()?;
         let (work, next, pb) = (work.clone(), next.clone(), pb.clone());
         tasks.spawn(async move {
             let mut out = Vec::new();
+            let mut errors: Vec<String> = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(m) = work.get(i) else { break };
@@ -1017,37 +1197,29 @@ async fn submit_kannel(args: &BenchArgs, port: u16, work: &[BenchMessage]) -> an
                     .query(&query)
                     .send()
                     .await;
-                let ok = match answer {
-                    Ok(r) if r.status().is_success() => true,
+                // Errors are counted and the first one reported once (not one log line per message).
+                match answer {
+                    Ok(r) if r.status().is_success() => {
+                        out.push((m.tag.clone(), now_ms(), t0.elapsed().as_secs_f64() * 1000.0));
+                    }
                     Ok(r) => {
                         let code = r.status();
-                        let body = r.text().await.unwrap_or_default();
-                        tracing::warn!(%code, body, "sendsms refused");
-                        false
+                        errors.push(format!("sendsms {code}: {}", r.text().await.unwrap_or_default()));
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "sendsms failed");
-                        false
-                    }
-                };
-                if ok {
-                    out.push((m.tag.clone(), now_ms(), t0.elapsed().as_secs_f64() * 1000.0));
+                    // The URL carries the sendsms password: report the error without it.
+                    Err(e) => errors.push(format!("sendsms: {}", error_chain(&e.without_url()))),
                 }
                 pb.inc(1);
             }
-            out
+            (out, errors)
         });
     }
-    let mut sub = Submitted {
-        accepted: HashMap::new(),
-        ids: HashMap::new(),
-        accept_latency_ms: Vec::new(),
-        started,
-        started_ms,
-        finished: started,
-    };
     while let Some(r) = tasks.join_next().await {
-        for (tag, at, lat) in r? {
+        let (out, errors) = r?;
+        for e in errors {
+            sub.refuse(e);
+        }
+        for (tag, at, lat) in out {
             sub.accepted.insert(tag, at);
             sub.accept_latency_ms.push(lat);
         }
