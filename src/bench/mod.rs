@@ -397,10 +397,22 @@ mod tests;
 /// Columns of [`markdown_table`].
 const TABLE_COLUMNS: usize = 17;
 
+/// The cells that name a run (system … msgs / parts), with the leading and trailing `|`.
+fn row_head(r: &RunResult) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} / {} |",
+        r.system, r.variant, r.modems, r.profile, r.faults, r.accepted, r.parts
+    )
+}
+
+/// `v` with `digits` decimals, or `–` when there is no figure.
+pub fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+}
+
 /// A Markdown table of results, one row per run (for BENCHMARKS.md); a failed run's row says why it failed
 /// instead of its numbers.
 pub fn markdown_table(results: &[RunResult]) -> String {
-    let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let mut s = String::from(
         "| system | variant | modems | profile | faults | msgs / parts | accept/s | accept p99 ms | sent parts/s | \
          drain s (ideal) | util % | accept→sent p50 / p99 ms | CPU s / 1000 parts | peak RSS MiB | lost | dup | altered |\n\
@@ -410,28 +422,16 @@ pub fn markdown_table(results: &[RunResult]) -> String {
         if let Some(error) = &r.error {
             // A failed run: what failed, not a row of zeros.
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} / {} | **failed**: {} |{}\n",
-                r.system,
-                r.variant,
-                r.modems,
-                r.profile,
-                r.faults,
-                r.accepted,
-                r.parts,
+                "{} **failed**: {} |{}\n",
+                row_head(r),
                 error.replace('|', "\\|"),
                 " – |".repeat(TABLE_COLUMNS - 7),
             ));
             continue;
         }
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} ({}) | {} | {} / {} | {} | {:.1} | {}{} | {} | {} |\n",
-            r.system,
-            r.variant,
-            r.modems,
-            r.profile,
-            r.faults,
-            r.accepted,
-            r.parts,
+            "{} {:.0} | {} | {} | {} ({}) | {} | {} / {} | {} | {:.1} | {}{} | {} | {} |\n",
+            row_head(r),
             r.accept_rate,
             opt(r.accept_latency_ms.p99, 1),
             opt(r.send_rate, 1),
@@ -443,7 +443,11 @@ pub fn markdown_table(results: &[RunResult]) -> String {
             opt(r.cpu_s_per_1000, 3),
             r.peak_rss_mib,
             r.lost,
-            if r.reported_unsent > 0 { format!(" (+{} reported)", r.reported_unsent) } else { String::new() },
+            if r.reported_unsent > 0 {
+                format!(" (+{} reported)", r.reported_unsent)
+            } else {
+                String::new()
+            },
             r.duplicated,
             r.corrupted,
         ));

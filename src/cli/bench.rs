@@ -224,7 +224,7 @@ async fn run_all(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn print_result(r: &RunResult) {
-    let opt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let opt = bench::opt;
     if let Some(error) = &r.error {
         eprintln!("   FAILED: {error}");
     }
