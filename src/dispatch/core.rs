@@ -403,19 +403,17 @@ impl Scheduler {
         if let Some(v) = job.valid_until {
             self.expiry.insert((v, id));
         }
-        let window = self.policy.long_first_window_ms;
-        let key = if window > 0 {
-            QueueKey {
-                window: now.div_euclid(window),
-                longest: Reverse(job.parts),
-                seq: self.seq,
-            }
+        // Without a window every message shares window 0 and length 0: plain arrival order.
+        let w = self.policy.long_first_window_ms;
+        let (window, parts) = if w > 0 {
+            (now.div_euclid(w), job.parts)
         } else {
-            QueueKey {
-                window: 0,
-                longest: Reverse(0),
-                seq: self.seq,
-            }
+            (0, 0)
+        };
+        let key = QueueKey {
+            window,
+            longest: Reverse(parts),
+            seq: self.seq,
         };
         let entry = Entry {
             job,

@@ -488,7 +488,7 @@ fn apply_report(
 
 /// Pairs status reports that arrived before this attempt's MRs were recorded (a fast network can report
 /// before the dispatcher has written the send): same modem and MR, received since the attempt started,
-/// not yet paired, matching recipient.
+/// not yet paired, matching recipient. Returns whether any was paired (the message may have changed).
 fn pair_early_reports(conn: &Connection, end: &AttemptEnd, recipient: &str) -> StoreResult<bool> {
     let started: Option<i64> = conn
         .prepare_cached("SELECT started_at FROM attempts WHERE id = ?1")?
