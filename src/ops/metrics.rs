@@ -522,14 +522,13 @@ fn render_modems(e: &mut Encoder, s: &Snapshot) {
             1.0,
         );
     }
-    e.family(
-        "smsgate_modem_up",
-        "gauge",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_up", "gauge"),
         "1 when the modem is registered and can send.",
+        |m| Some(flag(m.up)),
     );
-    for m in &s.modems {
-        e.sample("smsgate_modem_up", &[("modem", &m.id)], flag(m.up));
-    }
     e.family(
         "smsgate_modem_state",
         "gauge",
@@ -544,77 +543,63 @@ fn render_modems(e: &mut Encoder, s: &Snapshot) {
             );
         }
     }
-    e.family(
-        "smsgate_modem_signal_rssi",
-        "gauge",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_signal_rssi", "gauge"),
         "Received signal strength as +CSQ reports it (0..31; TS 27.007 8.5).",
+        |m| m.rssi.map(f64::from),
     );
-    for m in &s.modems {
-        if let Some(r) = m.rssi {
-            e.sample("smsgate_modem_signal_rssi", &[("modem", &m.id)], f64::from(r));
-        }
-    }
-    e.family(
-        "smsgate_modem_signal_dbm",
-        "gauge",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_signal_dbm", "gauge"),
         "Received signal strength in dBm.",
+        |m| m.rssi.map(|r| RSSI_ZERO_DBM + RSSI_STEP_DB * f64::from(r)),
     );
-    for m in &s.modems {
-        if let Some(r) = m.rssi {
-            e.sample(
-                "smsgate_modem_signal_dbm",
-                &[("modem", &m.id)],
-                RSSI_ZERO_DBM + RSSI_STEP_DB * f64::from(r),
-            );
-        }
-    }
-    e.family(
-        "smsgate_modem_sent_parts_total",
-        "counter",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_sent_parts_total", "counter"),
         "SMS parts the network accepted from this modem (kept across restarts).",
+        |m| Some(m.sent_parts as f64),
     );
-    for m in &s.modems {
-        e.sample(
-            "smsgate_modem_sent_parts_total",
-            &[("modem", &m.id)],
-            m.sent_parts as f64,
-        );
-    }
-    e.family(
-        "smsgate_modem_failed_attempts_total",
-        "counter",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_failed_attempts_total", "counter"),
         "Send attempts on this modem that did not end sent (retried, failed or uncertain).",
+        |m| Some(m.failed_attempts as f64),
     );
-    for m in &s.modems {
-        e.sample(
-            "smsgate_modem_failed_attempts_total",
-            &[("modem", &m.id)],
-            m.failed_attempts as f64,
-        );
-    }
-    e.family(
-        "smsgate_modem_received_total",
-        "counter",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_received_total", "counter"),
         "SMS received on this modem and stored (kept across restarts).",
+        |m| Some(m.received as f64),
     );
-    for m in &s.modems {
-        e.sample(
-            "smsgate_modem_received_total",
-            &[("modem", &m.id)],
-            m.received as f64,
-        );
-    }
-    e.family(
-        "smsgate_modem_queue_messages",
-        "gauge",
+    per_modem(
+        e,
+        &s.modems,
+        ("smsgate_modem_queue_messages", "gauge"),
         "Messages this modem may take now: its group's queue plus messages for any modem.",
+        |m| Some(m.queue as f64),
     );
-    for m in &s.modems {
-        e.sample(
-            "smsgate_modem_queue_messages",
-            &[("modem", &m.id)],
-            m.queue as f64,
-        );
+}
+
+/// One family with a sample per modem (labelled `modem`); a modem without a value (`None`) has no sample.
+fn per_modem(
+    e: &mut Encoder,
+    modems: &[ModemSample],
+    (name, kind): (&str, &str),
+    help: &str,
+    value: impl Fn(&ModemSample) -> Option<f64>,
+) {
+    e.family(name, kind, help);
+    for m in modems {
+        if let Some(v) = value(m) {
+            e.sample(name, &[("modem", &m.id)], v);
+        }
     }
 }
 
